@@ -1,0 +1,16 @@
+"""Reading the audit trail; entries are written by the services whose changes they record."""
+from chalicelib import clock
+from chalicelib.api.pagination import Paging
+from chalicelib.audit import db
+from chalicelib.audit.models import AuditQuery
+from chalicelib.tokens.models import Principal
+
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+def list_audit_entries(principal: Principal, query: AuditQuery, paging: Paging) -> tuple[list[dict], bool, str | None]:
+    """The token's organizations only; newest first."""
+    principal.require("devices:read")
+    since = clock.iso(query.since) if query.since else None
+    return db.read_page(principal.organization_id, query.device_id, query.action, query.actor, since,
+                        paging.limit, paging.skip, paging.after)

@@ -1,0 +1,70 @@
+"""The contract's errors (API.md §1) as one hierarchy, mapped to HTTP by api/envelope.py.
+
+The base derives from ChaliceUnhandledError because only those reach @app.middleware('http')
+(STYLE fact 1); the domain never raises Chalice's own view errors.
+"""
+from chalice import ChaliceUnhandledError
+
+
+class FleetlineError(ChaliceUnhandledError):
+    status = 500
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[dict] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(FleetlineError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class Unauthenticated(FleetlineError):
+    status, code = 401, "UNAUTHENTICATED"
+
+
+class Forbidden(FleetlineError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(FleetlineError):
+    status, code = 404, "NOT_FOUND"
+
+
+class MethodNotAllowed(FleetlineError):
+    status, code = 405, "METHOD_NOT_ALLOWED"
+
+
+class Conflict(FleetlineError):
+    status, code = 409, "CONFLICT"
+
+
+class PreconditionFailed(FleetlineError):
+    status, code = 412, "PRECONDITION_FAILED"
+
+
+class UnsupportedMediaType(FleetlineError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ValidationFailed(FleetlineError):
+    status, code = 422, "VALIDATION_FAILED"
+
+
+class RateLimited(FleetlineError):
+    status, code = 429, "RATE_LIMITED"
+
+
+def field_problem(field: str, problem: str) -> dict:
+    return {"field": field, "problem": problem}

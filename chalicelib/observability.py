@@ -1,0 +1,16 @@
+"""Logger, metrics and tracer shared by every handler; metric names as constants."""
+import os
+
+from aws_lambda_powertools import Logger, Metrics
+
+# A service name other than the Chalice app_name, or each log line is printed twice (STYLE fact 6).
+SERVICE = os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fleetline-api")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Fleetline")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"], service=SERVICE)
+
+DEVICES_CREATED = "DevicesCreated"
+DEVICES_UPDATED = "DevicesUpdated"
+DEVICES_DELETED = "DevicesDeleted"
+REQUESTS_RATE_LIMITED = "RequestsRateLimited"

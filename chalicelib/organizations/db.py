@@ -1,0 +1,37 @@
+"""Organization items, with a guard that keeps names unique (case-insensitively)."""
+from boto3.dynamodb.conditions import Key
+
+from chalicelib.errors import Conflict, field_problem
+from chalicelib.organizations.models import Organization
+from chalicelib.store import dynamo, schema
+
+
+def create(organization: Organization) -> int:
+    """Raises: Conflict when the name is taken."""
+    def actions(new_id: int) -> list[dict]:
+        return [
+            {"Put": {"Item": {**schema.organization_key(new_id), **schema.organization_list_keys(new_id),
+                              "entity": "Organization", **organization.model_dump(), "id": new_id},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+            {"Put": {"Item": {**schema.organization_name_guard_key(organization.name), "entity": "Guard",
+                              "organization_id": new_id},
+                     "ConditionExpression": "attribute_not_exists(PK)"}},
+        ]
+    try:
+        return dynamo.create_with_new_id("ORG", actions)
+    except dynamo.Cancelled:
+        raise Conflict(f"An organization named {organization.name!r} exists.", code="DUPLICATE_NAME",
+                       details=[field_problem("name", "already used")]) from None
+
+
+def get(organization_id: int) -> Organization | None:
+    item = dynamo.get(schema.organization_key(organization_id))
+    return from_item(item) if item else None
+
+
+def list_all() -> list[Organization]:
+    return [from_item(i) for i in dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("ORGS"))]
+
+
+def from_item(item: dict) -> Organization:
+    return Organization(id=int(item["id"]), name=item["name"], created=item["created"])

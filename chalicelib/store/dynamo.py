@@ -1,0 +1,218 @@
+"""Thin helpers over the DynamoDB client: get, query pages, transactions, id sequences."""
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+from chalicelib.store import schema
+
+
+def table_name() -> str:
+    return get_settings().table_name
+
+
+def get(key: dict, consistent: bool = False) -> dict | None:
+    response = aws.dynamodb().get_item(TableName=table_name(), Key=key, ConsistentRead=consistent)
+    return response.get("Item")
+
+
+def query(**kwargs) -> tuple[list[dict], dict | None]:
+    """One Query request: (items, LastEvaluatedKey)."""
+    response = aws.dynamodb().query(TableName=table_name(), **kwargs)
+    return response["Items"], response.get("LastEvaluatedKey")
+
+
+def query_all(**kwargs) -> list[dict]:
+    """Every page of a Query; only for bounded sets (a device's own items, small catalogues)."""
+    items, last = query(**kwargs)
+    while last:
+        more, last = query(ExclusiveStartKey=last, **kwargs)
+        items += more
+    return items
+
+
+def put_new(item: dict) -> bool:
+    """Put unless the key exists; False when it does."""
+    try:
+        aws.dynamodb().put_item(TableName=table_name(), Item=item,
+                                ConditionExpression="attribute_not_exists(PK)")
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def delete_keys(keys: list[dict]) -> None:
+    """BatchWriteItem deletes, 25 at a time, re-sending what DynamoDB left unprocessed."""
+    client = aws.dynamodb()
+    for start in range(0, len(keys), 25):
+        requests = {table_name(): [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
+        while requests:
+            requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or None
+
+
+@dataclass
+class Cancelled(Exception):
+    """A transaction was cancelled; `reasons[i]` is the code for the i-th item ('None' if fine)."""
+    reasons: list[str]
+    items: list[dict | None]
+
+
+def transact(actions: list[dict]) -> None:
+    """TransactWriteItems; actions are {"Put"|"Update"|"Delete"|"ConditionCheck": {...}} without TableName.
+
+    Raises:
+        Cancelled: with the per-item cancellation reasons and, where asked for, the item as it was.
+    """
+    name = table_name()
+    items = [{kind: {"TableName": name, **body}} for action in actions for kind, body in action.items()]
+    try:
+        aws.dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons", [])
+        raise Cancelled([r.get("Code", "None") for r in reasons], [r.get("Item") for r in reasons]) from error
+
+
+def sequence_claim(entity: str, expected_last: int) -> dict:
+    """Transaction item taking id expected_last + 1, valid only if no one took it first.
+
+    Claiming the id inside the create transaction (instead of a separate counter update) keeps a
+    create at one request; on a lost race the cancellation returns the current value to retry with.
+    """
+    condition = "attribute_not_exists(PK)" if expected_last == 0 else "last_id = :expected"
+    values: dict[str, Any] = {":next": expected_last + 1}
+    if expected_last:
+        values[":expected"] = expected_last
+    return {"Update": {"Key": schema.sequence_key(entity), "UpdateExpression": "SET last_id = :next, entity = :seq",
+                       "ConditionExpression": condition,
+                       "ExpressionAttributeValues": values | {":seq": "Sequence"},
+                       "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
+
+
+_last_ids: dict[str, int] = {}
+
+
+def create_with_new_id(entity: str, build_actions, attempts: int = 20) -> int:
+    """Run build_actions(new_id) in one transaction with the id claim at position 0; returns the id.
+
+    A warm Lambda remembers the last id it saw, so a create is one transaction unless another
+    writer took that id meanwhile.
+
+    Raises:
+        Cancelled: when an item other than the id claim failed its condition.
+    """
+    for _ in range(attempts):
+        last = _last_ids.get(entity, 0)
+        try:
+            transact([sequence_claim(entity, last), *build_actions(last + 1)])
+            _last_ids[entity] = last + 1
+            return last + 1
+        except Cancelled as cancelled:
+            if cancelled.reasons[0] != "ConditionalCheckFailed":
+                raise
+            current = cancelled.items[0]
+            _last_ids[entity] = int(current["last_id"]) if current else 0
+    raise RuntimeError(f"could not claim a new {entity} id after {attempts} attempts")
+
+
+def forget_sequences() -> None:
+    _last_ids.clear()
+
+
+def update_expression(values: dict[str, Any], remove: list[str] = ()) -> dict:
+    """SET/REMOVE expression for plain attribute names, with placeholders for names and values."""
+    names, vals, sets = {}, {}, []
+    for i, (attr, value) in enumerate(values.items()):
+        names[f"#s{i}"] = attr
+        vals[f":s{i}"] = value
+        sets.append(f"#s{i} = :s{i}")
+    removes = []
+    for i, attr in enumerate(remove):
+        names[f"#r{i}"] = attr
+        removes.append(f"#r{i}")
+    parts = []
+    if sets:
+        parts.append("SET " + ", ".join(sets))
+    if removes:
+        parts.append("REMOVE " + ", ".join(removes))
+    out = {"UpdateExpression": " ".join(parts), "ExpressionAttributeNames": names}
+    if vals:
+        out["ExpressionAttributeValues"] = vals
+    return out
+
+
+def read_page(index: str | None, pk: str, limit: int, *, offset: int = 0, after: str | None = None,
+              since: str | None = None, descending: bool = False, filter_expression=None) -> tuple[list[dict], bool]:
+    """One page of a partition in sort-key order: (items, more_follow).
+
+    Unfiltered, a page is one Query of limit + 1 items (the extra one says whether a next page
+    exists). A FilterExpression is applied after DynamoDB reads, so a selective filter may take more
+    Queries to fill the page. `after` (from a cursor) starts the page at a key instead of counting
+    `offset` items: deep pages by cursor cost the same as the first.
+    """
+    from boto3.dynamodb.conditions import Key
+
+    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    condition = Key(pk_name).eq(pk)
+    sort = Key(sk_name)
+    if after is not None and descending:
+        condition &= sort.between(since, after) if since else sort.lt(after)
+    elif after is not None:
+        condition &= sort.gt(after)
+    elif since:
+        condition &= sort.gte(since)
+    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": not descending}
+    if index:
+        kwargs["IndexName"] = index
+    if filter_expression is not None:
+        kwargs["FilterExpression"] = filter_expression
+    wanted = offset + limit + 1
+    items: list[dict] = []
+    last = None
+    while len(items) < wanted:
+        # Without a filter every item read is kept, so ask for exactly what is missing.
+        batch = wanted - len(items) if filter_expression is None else max(wanted - len(items), 100)
+        page, last = query(Limit=batch, **({"ExclusiveStartKey": last} if last else {}), **kwargs)
+        items += [i for i in page if i.get(sk_name) != after]
+        if not last:
+            break
+    window = items[offset:offset + limit + 1]
+    return window[:limit], len(window) > limit
+
+
+def count(index: str | None, pk: str, filter_expression=None) -> int:
+    """Items matching a filter in one partition (Select=COUNT pages): for counts no counter serves."""
+    from boto3.dynamodb.conditions import Key
+
+    pk_name = f"{index}PK" if index else "PK"
+    kwargs: dict[str, Any] = {"KeyConditionExpression": Key(pk_name).eq(pk), "Select": "COUNT"}
+    if index:
+        kwargs["IndexName"] = index
+    if filter_expression is not None:
+        kwargs["FilterExpression"] = filter_expression
+    total, last = 0, None
+    while True:
+        start = {"ExclusiveStartKey": last} if last else {}
+        response = aws.dynamodb().query(TableName=table_name(), **kwargs, **start)
+        total += response["Count"]
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return total
+
+
+def plain(value):
+    """DynamoDB's Decimals and sets as JSON-ready ints, floats and lists."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, tuple)):
+        return [plain(v) for v in value]
+    return value

@@ -1,0 +1,55 @@
+"""Token items: stored under the SHA-256 of the secret, never the secret itself."""
+import hashlib
+
+from boto3.dynamodb.conditions import Key
+
+from chalicelib import aws
+from chalicelib.store import dynamo, schema
+from chalicelib.tokens.models import Token
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def to_item(token: Token, token_hash: str) -> dict:
+    return {**schema.token_key(token_hash), **schema.token_list_keys(token.organization_id, token.id),
+            "entity": "Token", **token.model_dump()}
+
+
+def from_item(item: dict) -> Token:
+    return Token(**{k: item.get(k) for k in Token.model_fields})
+
+
+def put(token: Token, token_hash: str) -> int:
+    return dynamo.create_with_new_id("TOKEN", lambda new_id: [
+        {"Put": {"Item": to_item(token.model_copy(update={"id": new_id}), token_hash),
+                 "ConditionExpression": "attribute_not_exists(PK)"}}])
+
+
+def token_pk(token_hash: str) -> str:
+    return schema.token_key(token_hash)["PK"]
+
+
+def get_by_hash(token_hash: str) -> dict | None:
+    return dynamo.get(schema.token_key(token_hash))
+
+
+def list_tokens(organization_id: int | None) -> list[Token]:
+    if organization_id is None:
+        items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("TOKENS"))
+    else:
+        items = dynamo.query_all(IndexName="GSI1",
+                                 KeyConditionExpression=Key("GSI1PK").eq(schema.org_tokens_pk(organization_id)))
+    return [from_item(i) for i in items]
+
+
+def find_by_id(token_id: int) -> dict | None:
+    items, _ = dynamo.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("TOKENS")
+                            & Key("GSI2SK").eq(schema.token_sort_value(token_id)))
+    return items[0] if items else None
+
+
+def mark_revoked(item: dict, at: str) -> None:
+    aws.dynamodb().update_item(TableName=dynamo.table_name(), Key={"PK": item["PK"], "SK": item["SK"]},
+                               UpdateExpression="SET revoked = :at", ExpressionAttributeValues={":at": at})

@@ -1,0 +1,88 @@
+"""Token use cases: create (secret shown once), list, revoke."""
+import secrets
+import time
+
+from chalicelib import clock
+from chalicelib.config import get_settings
+from chalicelib.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed, field_problem
+from chalicelib.organizations import db as organizations_db
+from chalicelib.tokens import db
+from chalicelib.tokens.models import PERMISSIONS, Principal, Token, TokenCreate
+
+SECRET_PREFIX = "flt_"
+
+# token PK -> (Principal or None when refused, when looked up): saves a read per request.
+_cache: dict[str, tuple[Principal | None, float]] = {}
+
+
+def authenticate(secret: str) -> Principal:
+    """The Principal of a bearer secret.
+
+    Raises:
+        Unauthenticated: unknown or revoked token.
+    """
+    token_hash = db.hash_secret(secret)
+    key = db.token_pk(token_hash)
+    cached = _cache.get(key)
+    if cached and time.monotonic() - cached[1] < get_settings().token_cache_seconds:
+        principal = cached[0]
+    else:
+        item = db.get_by_hash(token_hash)
+        principal = principal_from_item(item) if item and not item.get("revoked") else None
+        _cache[key] = (principal, time.monotonic())
+    if principal is None:
+        raise Unauthenticated("The bearer token is unknown or revoked.", code="INVALID_TOKEN")
+    return principal
+
+
+def forget_cached_tokens() -> None:
+    _cache.clear()
+
+
+def create_token(principal: Principal | None, request: TokenCreate) -> dict:
+    """Create a token; the answer holds the secret, which is never stored nor shown again.
+
+    principal None is the bootstrap CLI, which runs with AWS credentials instead of a token.
+
+    Raises:
+        Forbidden: an organization token asking for a platform token or another organization's.
+        ValidationFailed: unknown organization.
+    """
+    if principal is not None:
+        principal.require("admin")
+        if request.organization_id is None and not principal.is_platform:
+            raise Forbidden("Only a platform token can create platform tokens.", code="ORGANIZATION_FORBIDDEN")
+        principal.organization_scope(request.organization_id)
+    if request.organization_id is not None and organizations_db.get(request.organization_id) is None:
+        raise ValidationFailed("Unknown organization.",
+                               details=[field_problem("organization_id", "no such organization")])
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    token = Token(id=0, name=request.name, organization_id=request.organization_id,
+                  permissions=request.permissions,
+                  rate_limit_per_minute=request.rate_limit_per_minute or get_settings().default_rate_limit_per_minute,
+                  created=clock.iso(clock.now()), created_by=principal.actor() if principal else None)
+    token.id = db.put(token, db.hash_secret(secret))
+    return {**token.model_dump(), "token": secret}
+
+
+def list_tokens(principal: Principal) -> list[dict]:
+    principal.require("admin")
+    return [t.model_dump() for t in db.list_tokens(principal.organization_id)]
+
+
+def revoke_token(principal: Principal, token_id: int) -> None:
+    """Raises: NotFound for an unknown token or one outside the caller's organization."""
+    principal.require("admin")
+    item = db.find_by_id(token_id)
+    if item is None or not (principal.is_platform or item.get("organization_id") == principal.organization_id):
+        raise NotFound(f"No token with id {token_id}.")
+    if not item.get("revoked"):
+        db.mark_revoked(item, clock.iso(clock.now()))
+    _cache.pop(item["PK"], None)  # this Lambda forgets it at once; warm others within the cache age
+
+
+def principal_from_item(item: dict) -> Principal:
+    return Principal(token_id=int(item["id"]), name=item["name"],
+                     organization_id=int(item["organization_id"]) if item.get("organization_id") else None,
+                     permissions=frozenset(p for p in item["permissions"] if p in PERMISSIONS),
+                     rate_limit_per_minute=int(item["rate_limit_per_minute"]))
