@@ -1,26 +1,21 @@
-"""Fleetline's route table: every HTTP route, queue consumer and schedule, each handed to chalicelib."""
-from aws_lambda_powertools.logging import correlation_paths
-from chalice import Chalice, ConvertToMiddleware
+"""Fleetline's route table: every HTTP route, queue consumer and schedule, each handed to chalicelib.
 
+Capabilities are imported as packages whose modules load on first use (`devices.service`), so the
+agent and schedule Lambdas, which import this file too, do not pay for the HTTP models.
+"""
+import os
+
+from aws_lambda_powertools.logging import correlation_paths
+from chalice import Chalice, ConvertToMiddleware, Rate
+
+from chalicelib import audit, device_types, devices, firmware, operations, organizations, tokens
 from chalicelib.api.auth import principal
 from chalicelib.api.envelope import http_middleware
 from chalicelib.api.idempotency import run_once
 from chalicelib.api.pagination import PageQuery, Paging, page_body, slice_in_memory
 from chalicelib.api.parsing import parse_body, parse_id, parse_query
 from chalicelib.api.respond import no_content, respond
-from chalicelib.audit import service as audit
-from chalicelib.audit.models import AuditQuery
-from chalicelib.device_types import service as device_types
-from chalicelib.device_types.models import DeviceTypeCreate
-from chalicelib.devices import service as devices
-from chalicelib.devices.models import DeviceCreate, DeviceListQuery, DevicePatch, DeviceQuery, DeviceReplace
-from chalicelib.firmware import service as firmware
-from chalicelib.firmware.models import FirmwareImageCreate
 from chalicelib.observability import logger, metrics
-from chalicelib.organizations import service as organizations
-from chalicelib.organizations.models import OrganizationCreate
-from chalicelib.tokens import service as tokens
-from chalicelib.tokens.models import TokenCreate
 
 app = Chalice(app_name="fleetline")
 app.register_middleware(ConvertToMiddleware(
@@ -30,6 +25,7 @@ app.register_middleware(http_middleware, "http")
 
 DEVICE_PAGE = (20, 100)
 AUDIT_PAGE = (50, 200)
+OPERATION_PAGE = (20, 100)
 ADMIN_PAGE = (50, 200)
 
 
@@ -50,53 +46,85 @@ def _catalogue(items: list[dict]):
 @app.route("/inventory_device", methods=["GET"])
 def list_inventory_devices():
     req = app.current_request
-    query = parse_query(req, DeviceListQuery)
+    query = parse_query(req, devices.models.DeviceListQuery)
     paging = Paging(query, *DEVICE_PAGE)
-    results, more, count, last = devices.list_devices(principal(), query, paging.limit, paging.skip, paging.after)
+    results, more, count, last = devices.service.list_devices(principal(), query, paging.limit, paging.skip,
+                                                              paging.after)
     return page_body(req, paging, count, results, last, more)
 
 
 @app.route("/inventory_device", methods=["POST"])
 def create_inventory_device():
     req = app.current_request
-    body = parse_body(req, DeviceCreate)
-    return run_once(req, principal(), lambda: _device(devices.create_device(principal(), body), 201))
+    body = parse_body(req, devices.models.DeviceCreate)
+    return run_once(req, principal(), lambda: _device(devices.service.create_device(principal(), body), 201))
 
 
 @app.route("/inventory_device/{device_id}", methods=["GET"])
 def get_inventory_device(device_id):
-    query = parse_query(app.current_request, DeviceQuery)
-    return _device(devices.get_device(principal(), parse_id(device_id, "device"), pending=query.pending))
+    query = parse_query(app.current_request, devices.models.DeviceQuery)
+    return _device(devices.service.get_device(principal(), parse_id(device_id, "device"), pending=query.pending))
 
 
 @app.route("/inventory_device/{device_id}", methods=["PUT"])
 def replace_inventory_device(device_id):
     req = app.current_request
-    body = parse_body(req, DeviceReplace)
-    return _device(devices.replace_device(principal(), parse_id(device_id, "device"), body,
+    body = parse_body(req, devices.models.DeviceReplace)
+    return _device(devices.service.replace_device(principal(), parse_id(device_id, "device"), body,
                                           req.headers.get("if-match")))
 
 
 @app.route("/inventory_device/{device_id}", methods=["PATCH"])
 def patch_inventory_device(device_id):
     req = app.current_request
-    body = parse_body(req, DevicePatch)
+    body = parse_body(req, devices.models.DevicePatch)
     return run_once(req, principal(), lambda: _device(
-        devices.patch_device(principal(), parse_id(device_id, "device"), body, req.headers.get("if-match"))))
+        devices.service.patch_device(principal(), parse_id(device_id, "device"), body, req.headers.get("if-match"))))
 
 
 @app.route("/inventory_device/{device_id}", methods=["DELETE"])
 def delete_inventory_device(device_id):
-    devices.delete_device(principal(), parse_id(device_id, "device"))
+    devices.service.delete_device(principal(), parse_id(device_id, "device"))
     return no_content()
+
+
+@app.route("/inventory_device/{device_id}/operations", methods=["GET"])
+def list_device_operations(device_id):
+    req = app.current_request
+    paging = Paging(parse_query(req, operations.models.OperationListQuery), *OPERATION_PAGE)
+    results, more, count, last = operations.service.list_operations(principal(), parse_id(device_id, "device"),
+                                                            paging.limit, paging.skip, paging.after)
+    return page_body(req, paging, count, results, last, more)
+
+
+@app.route("/inventory_device/{device_id}/operations/{operation_id}", methods=["GET"])
+def get_device_operation(device_id, operation_id):
+    return operations.service.get_operation(principal(), parse_id(device_id, "device"),
+                                            parse_id(operation_id, "operation"))
+
+
+@app.route("/inventory_device/{device_id}/operations/{operation_id}", methods=["DELETE"])
+def cancel_device_operation(device_id, operation_id):
+    return operations.service.cancel_operation(principal(), parse_id(device_id, "device"),
+                                       parse_id(operation_id, "operation"))
+
+
+@app.on_sqs_message(queue=os.environ.get("OPERATIONS_QUEUE_NAME", "fleetline-operations.fifo"), batch_size=10)
+def operations_agent_handler(event):
+    return operations.agent.handle_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_overdue_operations(event):
+    operations.service.sweep_overdue()
 
 
 @app.route("/audit_log", methods=["GET"])
 def list_audit_log():
     req = app.current_request
-    query = parse_query(req, AuditQuery)
+    query = parse_query(req, audit.models.AuditQuery)
     paging = Paging(query, *AUDIT_PAGE)
-    results, more, last = audit.list_audit_entries(principal(), query, paging)
+    results, more, last = audit.service.list_audit_entries(principal(), query, paging)
     return page_body(req, paging, None, results, last, more)
 
 
@@ -104,53 +132,67 @@ def list_audit_log():
 
 @app.route("/admin/organizations", methods=["GET"])
 def list_organizations():
-    return _catalogue(organizations.list_organizations(principal()))
+    return _catalogue(organizations.service.list_organizations(principal()))
 
 
 @app.route("/admin/organizations", methods=["POST"])
 def create_organization():
     req = app.current_request
-    body = parse_body(req, OrganizationCreate)
-    return run_once(req, principal(), lambda: respond(organizations.create_organization(principal(), body), 201))
+    body = parse_body(req, organizations.models.OrganizationCreate)
+    return run_once(req, principal(),
+                    lambda: respond(organizations.service.create_organization(principal(), body), 201))
 
 
 @app.route("/admin/device_types", methods=["GET"])
 def list_device_types():
-    return _catalogue(device_types.list_device_types(principal()))
+    return _catalogue(device_types.service.list_device_types(principal()))
 
 
 @app.route("/admin/device_types", methods=["POST"])
 def create_device_type():
     req = app.current_request
-    body = parse_body(req, DeviceTypeCreate)
-    return run_once(req, principal(), lambda: respond(device_types.create_device_type(principal(), body), 201))
+    body = parse_body(req, device_types.models.DeviceTypeCreate)
+    return run_once(req, principal(), lambda: respond(device_types.service.create_device_type(principal(), body), 201))
 
 
 @app.route("/admin/firmware_images", methods=["GET"])
 def list_firmware_images():
-    return _catalogue(firmware.list_firmware_images(principal()))
+    return _catalogue(firmware.service.list_firmware_images(principal()))
 
 
 @app.route("/admin/firmware_images", methods=["POST"])
 def create_firmware_image():
     req = app.current_request
-    body = parse_body(req, FirmwareImageCreate)
-    return run_once(req, principal(), lambda: respond(firmware.create_firmware_image(principal(), body), 201))
+    body = parse_body(req, firmware.models.FirmwareImageCreate)
+    return run_once(req, principal(), lambda: respond(firmware.service.create_firmware_image(principal(), body), 201))
 
 
 @app.route("/admin/tokens", methods=["GET"])
 def list_tokens():
-    return _catalogue(tokens.list_tokens(principal()))
+    return _catalogue(tokens.service.list_tokens(principal()))
 
 
 @app.route("/admin/tokens", methods=["POST"])
 def create_token():
     req = app.current_request
-    body = parse_body(req, TokenCreate)
-    return run_once(req, principal(), lambda: respond(tokens.create_token(principal(), body), 201))
+    body = parse_body(req, tokens.models.TokenCreate)
+    return run_once(req, principal(), lambda: respond(tokens.service.create_token(principal(), body), 201))
 
 
 @app.route("/admin/tokens/{token_id}", methods=["DELETE"])
 def revoke_token(token_id):
-    tokens.revoke_token(principal(), parse_id(token_id, "token"))
+    tokens.service.revoke_token(principal(), parse_id(token_id, "token"))
     return no_content()
+
+
+@app.route("/admin/simulator/{device_id}", methods=["PUT"])
+def set_simulator_behaviour(device_id):
+    operations.simulator.require_enabled()   # the route exists only while the simulated driver is in use
+    return operations.simulator.set_behaviour(principal(), parse_id(device_id, "device"),
+                                   parse_body(app.current_request, operations.simulator.SimulatorBehaviour))
+
+
+@app.route("/admin/simulator/{device_id}", methods=["GET"])
+def get_simulator_behaviour(device_id):
+    operations.simulator.require_enabled()
+    return operations.simulator.get_behaviour(principal(), parse_id(device_id, "device"))

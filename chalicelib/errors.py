@@ -33,6 +33,11 @@ class BadRequest(FleetlineError):
 class Unauthenticated(FleetlineError):
     status, code = 401, "UNAUTHENTICATED"
 
+    def __init__(self, message: str, **kwargs):
+        super().__init__(message, **kwargs)
+        # RFC 6750 §3: a 401 tells the client which scheme to authenticate with.
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="fleetline"')
+
 
 class Forbidden(FleetlineError):
     status, code = 403, "FORBIDDEN"

@@ -1,16 +1,23 @@
 """Create the AWS resources the deployment declares, on moto (tests, or its server for make run)."""
 from chalicelib import aws
 from chalicelib.config import get_settings
+from chalicelib.operations import queue
 from chalicelib.store import schema
 
 
 def provision() -> None:
-    """The table (from store.schema) with its TTL, and the KMS key for device secrets."""
+    """The table (from store.schema) with its TTL, the operations queue and its DLQ, and the KMS key."""
     settings = get_settings()
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**schema.table_definition(settings.table_name))
     dynamodb.update_time_to_live(TableName=settings.table_name, TimeToLiveSpecification={
         "Enabled": True, "AttributeName": schema.TTL_ATTRIBUTE})
+    sqs = aws.client("sqs")
+    dead_letter_url = sqs.create_queue(QueueName=queue.dead_letter_queue_name(settings.operations_queue_name),
+                                       Attributes=queue.dead_letter_attributes())["QueueUrl"]
+    dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=settings.operations_queue_name, Attributes=queue.queue_attributes(dead_letter_arn))
     kms = aws.client("kms")
     key_id = kms.create_key(Description="Fleetline device secrets")["KeyMetadata"]["KeyId"]
     if settings.kms_key_id.startswith("alias/"):

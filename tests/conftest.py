@@ -15,6 +15,7 @@ from moto import mock_aws  # noqa: E402
 from app import app  # noqa: E402
 from chalicelib import aws  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.operations import drivers, queue  # noqa: E402
 from chalicelib.store import dynamo  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
 from local.provision import provision  # noqa: E402
@@ -26,10 +27,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def moto():
     with mock_aws():
-        aws.reset_clients()
+        # moto is imported before any boto3 session exists, so the session can stay; clients cannot.
+        aws.client.cache_clear()
+        aws.dynamodb.cache_clear()
         get_settings.cache_clear()
         dynamo.forget_sequences()
         token_service.forget_cached_tokens()
+        queue.forget_queue_urls()
+        drivers.reset_driver()
         yield
 
 

@@ -1,9 +1,14 @@
 """Bearer-token authentication for every route, run once by the HTTP middleware."""
-from contextvars import ContextVar
+from __future__ import annotations
 
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from chalicelib import tokens
 from chalicelib.errors import Unauthenticated
-from chalicelib.tokens.models import Principal
-from chalicelib.tokens.service import authenticate
+
+if TYPE_CHECKING:
+    from chalicelib.tokens.models import Principal
 
 _current: ContextVar[Principal | None] = ContextVar("principal", default=None)
 
@@ -14,7 +19,7 @@ def authenticate_request(request) -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("An 'Authorization: Bearer <token>' header is required.", code="MISSING_TOKEN")
-    principal = authenticate(secret.strip())
+    principal = tokens.service.authenticate(secret.strip())
     _current.set(principal)
     return principal
 

@@ -1,8 +1,9 @@
 """Idempotency-Key on POST/PATCH (API.md §1) with powertools' idempotency utility.
 
 The whole response (status, body, headers) is the idempotent result, keyed on the token, the key and
-the route; the body is the payload to validate, so the same key with another body is a 422. The
-utility is imported on first use: it costs about half a second of cold start (STYLE fact 7).
+the route (method and path, so one key on two devices is two requests); the body is the payload to
+validate, so the same key with another body is a 422. The utility is imported on first use: it costs
+about half a second of cold start (STYLE fact 7).
 """
 import json
 from collections.abc import Callable
@@ -50,8 +51,11 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
         body = json.loads(request.raw_body or b"null")
     except ValueError:
         body = (request.raw_body or b"").decode("utf-8", "replace")
-    call = {"scope": principal.token_id, "key": key, "route": f"{request.method} {request.context.get('path')}",
-            "body": body}
+    call = {"scope": principal.token_id, "key": key, "route": _route(request), "body": body}
+    if request.lambda_context is not None:
+        # Sets how long the record stays "in progress": without it, a Lambda killed by its time-out
+        # would leave the key refused (IDEMPOTENCY_IN_PROGRESS) for the whole 24 h.
+        config.register_lambda_context(request.lambda_context)
     try:
         result = respond_once(call=call)
     except IdempotencyValidationError:
@@ -61,3 +65,9 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
         raise Conflict("A request with this Idempotency-Key is still in progress.",
                        code="IDEMPOTENCY_IN_PROGRESS") from None
     return Response(body=result["body"], status_code=result["status"], headers=result["headers"])
+
+
+def _route(request) -> str:
+    """Method and path, the trailing slash dropped: with and without it is the same resource (API.md §1)."""
+    path = request.context.get("path") or request.path
+    return f"{request.method} {path.rstrip('/')}"

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from chalicelib.errors import BadRequest
 
 PAGING_PARAMS = ("limit", "offset", "cursor")
+MAX_OFFSET = 1_000_000
+MAX_POSITION = 256
 
 
 class PageQuery(BaseModel):
@@ -16,7 +18,7 @@ class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     limit: int | None = Field(default=None, ge=1)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     cursor: str | None = Field(default=None, max_length=512)
 
     def page_size(self, default: int, maximum: int) -> int:
@@ -43,9 +45,14 @@ def decode_cursor(cursor: str, filters: dict) -> tuple[str, int]:
     """
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after, offset, fingerprint = str(data["a"]), int(data["o"]), data["f"]
+        after, offset, fingerprint = data["a"], data["o"], data["f"]
     except (ValueError, KeyError, TypeError):
         raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR") from None
+    # The position becomes a key condition: an empty or odd one would be a DynamoDB
+    # ValidationException (a 500), not the 400 an edited cursor deserves.
+    if not (isinstance(after, str) and 0 < len(after) <= MAX_POSITION and type(offset) is int
+            and 0 <= offset <= MAX_OFFSET):
+        raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR")
     if fingerprint != _fingerprint(filters):
         raise BadRequest("The cursor was made for other filters.", code="INVALID_CURSOR")
     return after, offset
@@ -94,8 +101,9 @@ def _base_url(request) -> str:
 def slice_in_memory(items: list[dict], paging: Paging) -> tuple[list[dict], bool, str | None]:
     """Paging over a small catalogue read whole (organizations, types, tokens), ordered by id."""
     if paging.after is not None:
-        after = int(paging.after) if paging.after.isdigit() else 0
-        items = [item for item in items if item["id"] > after]
+        if not paging.after.isdigit():
+            raise BadRequest("The cursor is not valid.", code="INVALID_CURSOR")
+        items = [item for item in items if item["id"] > int(paging.after)]
     window = items[paging.skip:paging.skip + paging.limit + 1]
     page = window[:paging.limit]
     return page, len(window) > paging.limit, str(page[-1]["id"]) if page else None

@@ -1,11 +1,16 @@
 """Per-token fixed-window rate limit: one UpdateItem ADD per request (API.md §1)."""
+from __future__ import annotations
+
 import time
+from typing import TYPE_CHECKING
 
 from chalicelib import aws
 from chalicelib.errors import RateLimited
 from chalicelib.observability import REQUESTS_RATE_LIMITED, metrics
 from chalicelib.store import dynamo, schema
-from chalicelib.tokens.models import Principal
+
+if TYPE_CHECKING:
+    from chalicelib.tokens.models import Principal
 
 WINDOW_SECONDS = 60
 

@@ -1,0 +1,4 @@
+"""The audit trail of device changes (API.md §2)."""
+from chalicelib import submodules_on_first_use
+
+__getattr__ = submodules_on_first_use(__name__)

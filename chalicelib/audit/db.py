@@ -33,13 +33,20 @@ def read_page(organization_id: int | None, device_id: int | None, action: str | 
         index, pk = None, schema.audit_org_pk(organization_id)
     else:
         index, pk = "GSI2", "AUDIT"
-    filters = Attr(schema.TTL_ATTRIBUTE).gt(int(clock.now().timestamp()))  # moto never expires TTL items
+    # Expired entries linger until DynamoDB's TTL sweep (and forever in moto). The sort key starts with `at`,
+    # so a lower bound on it drops them without a filter, which would make every page read 100 items.
+    oldest = clock.iso(clock.now() - RETENTION)
+    since = max(since, oldest) if since else oldest
+    conditions = []
     if device_id is not None and organization_id is not None:
-        filters &= Attr("organization_id").eq(organization_id)
+        conditions.append(Attr("organization_id").eq(organization_id))
     if action:
-        filters &= Attr("action").eq(action)
+        conditions.append(Attr("action").eq(action))
     if actor:
-        filters &= Attr("actor.token_id").eq(int(actor)) if actor.isdigit() else Attr("actor.name").eq(actor)
+        conditions.append(Attr("actor.token_id").eq(int(actor)) if actor.isdigit() else Attr("actor.name").eq(actor))
+    filters = None
+    for condition in conditions:
+        filters = condition if filters is None else filters & condition
     items, more = dynamo.read_page(index, pk, limit, offset=offset, after=after, since=since, descending=True,
                                    filter_expression=filters)
     sort_name = f"{index}SK" if index else "SK"

@@ -1,0 +1,4 @@
+"""The device type catalogue (API.md §9)."""
+from chalicelib import submodules_on_first_use
+
+__getattr__ = submodules_on_first_use(__name__)

@@ -1,10 +1,16 @@
 """Device types: the profiles devices are created from (API.md §9)."""
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-Word = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z][a-z0-9_]{0,31}$")]
-"""A lowercase word: categories and diagnostic helper names (`gateway`, `cwmp_basic`)."""
+
+def lowercase(value):
+    """Strip and lowercase before the pattern runs (StringConstraints checks its pattern first)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Word = Annotated[str, BeforeValidator(lowercase), StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+"""A word in any case, stored lowercase: categories and diagnostic helper names (`gateway`, `cwmp_basic`)."""
 
 
 class DeviceTypeCreate(BaseModel):

@@ -1,0 +1,4 @@
+"""Device inventory (API.md §2)."""
+from chalicelib import submodules_on_first_use
+
+__getattr__ = submodules_on_first_use(__name__)

@@ -45,9 +45,10 @@ def _status(up: bool | None) -> str | None:
 
 
 def _item(record: dict) -> dict:
-    keys = {**schema.device_key(record["id"]), **schema.device_list_keys(record["organization_id"], record["id"])}
+    device_id = int(record["id"])  # records read back hold Decimals, which the key builders cannot format
+    keys = {**schema.device_key(device_id), **schema.device_list_keys(int(record["organization_id"]), device_id)}
     if record.get("pending_settings"):
-        keys |= schema.pending_device_keys(record["id"])
+        keys |= schema.pending_device_keys(device_id)
     return {**{k: v for k, v in record.items() if v is not None and k not in KEY_ATTRIBUTES},
             **keys, "entity": "Device"}
 
@@ -56,10 +57,10 @@ def _guards(record: dict) -> dict[str, tuple[str, dict]]:
     """PK -> (field, guard item) for every unique value the device holds."""
     guards = {}
     key = schema.serial_guard_key(record["serial_number"])
-    guards[key["PK"]] = ("serial_number", {**key, "entity": "Guard", "device_id": record["id"]})
+    guards[key["PK"]] = ("serial_number", {**key, "entity": "Guard", "device_id": int(record["id"])})
     for kind, value in (record.get("identifiers") or {}).items():
         key = schema.identifier_guard_key(kind, value)
-        guards[key["PK"]] = (f"identifiers.{kind}", {**key, "entity": "Guard", "device_id": record["id"],
+        guards[key["PK"]] = (f"identifiers.{kind}", {**key, "entity": "Guard", "device_id": int(record["id"]),
                                                      "kind": kind, "value": value})
     return guards
 
@@ -67,7 +68,7 @@ def _guards(record: dict) -> dict[str, tuple[str, dict]]:
 def _scopes(record: dict | None) -> set[str]:
     if record is None:
         return set()
-    return set(schema.count_scopes(record["organization_id"], record["type"], record["status"]))
+    return set(schema.count_scopes(int(record["organization_id"]), int(record["type"]), record["status"]))
 
 
 def _counter_updates(old: dict | None, new: dict | None) -> list[tuple[str, dict]]:
@@ -111,7 +112,7 @@ def _translate(reasons: list[str], labels: list[str]) -> Exception:
 
 
 def _audit(record: dict, action: str, changes: dict, actor: dict | None, at) -> tuple[str, dict]:
-    return ("audit", audit_db.entry_put(record["organization_id"], record["id"], action, changes, actor, at))
+    return ("audit", audit_db.entry_put(int(record["organization_id"]), int(record["id"]), action, changes, actor, at))
 
 
 def create(record: dict, changes: dict, actor: dict | None) -> int:
@@ -156,13 +157,13 @@ def delete(old: dict, changes: dict, actor: dict | None) -> None:
     Raises:
         VersionChanged: the device changed meanwhile.
     """
-    remove = {"Delete": {"Key": schema.device_key(old["id"]), "ConditionExpression": "version = :v",
+    remove = {"Delete": {"Key": schema.device_key(int(old["id"])), "ConditionExpression": "version = :v",
                          "ExpressionAttributeValues": {":v": old["version"]}}}
     _write([("version", remove), *_guard_actions(old, None), *_counter_updates(old, None),
             _audit(old, "delete", changes, actor, clock.now())])
     # The device is gone atomically above; what it owned is swept after (diagnostics, operations...).
     from boto3.dynamodb.conditions import Key
-    owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(old["id"])),
+    owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(int(old["id"]))),
                              ProjectionExpression="PK, SK")
     dynamo.delete_keys(owned)
 

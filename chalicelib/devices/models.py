@@ -17,8 +17,10 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chalicelib.api.pagination import PageQuery
 
@@ -147,6 +149,17 @@ def _status(value):
 
 
 Status = Annotated[Literal["Up", "Down"], BeforeValidator(_status)]
+
+
+def _not_bool(value):
+    # pydantic's lax mode reads true as 1: `"type": true` would silently pick device type 1.
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_not_bool), Field(ge=1)]
+"""A positive integer id; numeric strings are accepted, booleans are not."""
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
@@ -157,9 +170,10 @@ class DeviceFields(BaseModel):
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] | None = None
     customer_id: ShortText | None = None
-    is_active: bool | None = None
-    status: Status | None = None
-    type: Annotated[int, Field(ge=1)] | None = None
+    # Always hold a value (a default when not sent): null is refused rather than stored.
+    is_active: bool = None
+    status: Status = None
+    type: Id | None = None
     software_version: ShortText | None = None
     hardware_version: ShortText | None = None
     manufacturer: Text | None = None
@@ -168,9 +182,9 @@ class DeviceFields(BaseModel):
     serial_number: SerialNumber | None = None
     serial_number_alt: ShortText | None = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
-    organization_id: Annotated[int, Field(ge=1)] | None = None
-    firmware_image: Annotated[int, Field(ge=1)] | None = None
-    location: Annotated[int, Field(ge=1)] | None = None
+    organization_id: Id | None = None
+    firmware_image: Id | None = None
+    location: Id | None = None
     location_name: Text | None = None
     location_short_name: ShortText | None = None
     latitude: Latitude | None = None
@@ -180,13 +194,20 @@ class DeviceFields(BaseModel):
     identifiers: Identifiers | None = None
     username: Annotated[str, StringConstraints(max_length=128)] | None = None
     password: Annotated[SecretStr, Field(min_length=1, max_length=256)] | None = None
-    update_frequency: Annotated[int, Field(ge=30, le=7 * 86400)] | None = None
+    update_frequency: Annotated[int, BeforeValidator(_not_bool), Field(ge=30, le=7 * 86400)] | None = None
 
     @model_validator(mode="after")
     def _coordinates_together(self):
-        given = {"latitude", "longitude"} & self.model_fields_set
-        if len(given) == 1 and (self.latitude is None) != (self.longitude is None):
-            raise ValueError("latitude and longitude are given together")
+        # Half a position is no position: both are sent and both set, or both cleared.
+        pair = {"latitude", "longitude"}
+        given = pair & self.model_fields_set
+        held = {name for name in given if getattr(self, name) is not None}
+        missing = pair - given if len(given) == 1 else (pair - held if len(held) == 1 else set())
+        if missing:
+            # Raised as a ValidationError so that the detail names the field, not the whole body.
+            raise ValidationError.from_exception_data(type(self).__name__, [InitErrorDetails(
+                type=PydanticCustomError("value_error", "latitude and longitude are given together"),
+                loc=(name,), input=None) for name in sorted(missing)])
         return self
 
     def changes(self) -> dict:
@@ -204,16 +225,14 @@ class DeviceFields(BaseModel):
 
 REQUIRED = ("name", "type", "serial_number", "organization_id")
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-TypeId = Annotated[int, Field(ge=1)]
-OrganizationId = Annotated[int, Field(ge=1)]
 
 
 class DeviceCreate(DeviceFields):
     """POST body: the required fields must be present."""
     name: Name
-    type: TypeId
+    type: Id
     serial_number: SerialNumber
-    organization_id: OrganizationId
+    organization_id: Id
 
 
 class DeviceReplace(DeviceCreate):
@@ -223,9 +242,9 @@ class DeviceReplace(DeviceCreate):
 class DevicePatch(DeviceFields):
     """PATCH body: only what is sent changes; required fields may be changed but not cleared."""
     name: Name = None
-    type: TypeId = None
+    type: Id = None
     serial_number: SerialNumber = None
-    organization_id: OrganizationId = None
+    organization_id: Id = None
 
 
 def _flag(value):

@@ -1,5 +1,6 @@
 """Device inventory use cases (API.md §2): create, read, list, replace, patch, delete."""
 import uuid
+from collections.abc import Collection
 from datetime import UTC
 
 from chalicelib import clock
@@ -16,7 +17,11 @@ from chalicelib.store.dynamo import plain
 from chalicelib.tokens.models import Principal
 
 WRITABLE = tuple(DeviceFields.model_fields)
-DEFAULTS = {"is_active": True, "status": "Down", "debug": False, "firmware_image_is_pending": False}
+# What a writable field holds when a POST or a PUT leaves it out (the others become null).
+WRITABLE_DEFAULTS = {"is_active": True, "status": "Down"}
+DEFAULTS = {**WRITABLE_DEFAULTS, "debug": False, "firmware_image_is_pending": False}
+# Taken from the device type unless the client sends them.
+INHERITED = ("manufacturer", "product_class")
 # Optimistic-concurrency retries for writes without If-Match (last write wins, never half-applied).
 WRITE_ATTEMPTS = 5
 
@@ -40,7 +45,10 @@ def get_visible(principal: Principal, device_id: int) -> dict:
 def view(item: dict, pending: bool = False) -> dict:
     body = db.to_view(item)
     if pending:
-        body["pending_details"] = item.get("pending_details") or []
+        # Derived from the unfinished operations the device item holds, as pending_settings is; imported
+        # here so that a plain device read does not load the operations package (cold start).
+        from chalicelib.operations.db import pending_summary
+        body["pending_details"] = pending_summary(item.get("pending_operations"))[1]
     return body
 
 
@@ -74,25 +82,28 @@ def create_device(principal: Principal, body: DeviceCreate) -> tuple[dict, str]:
     principal.require("devices:write")
     fields = body.changes()
     now = clock.iso(clock.now())
-    record = {**DEFAULTS, **{k: None for k in WRITABLE if k != "password"}, "uuid": str(uuid.uuid4()),
+    record = {**{k: None for k in WRITABLE if k != "password"}, **DEFAULTS, "uuid": str(uuid.uuid4()),
               "created": now, "status_change": now, "last_change": now, "version": 1}
-    record = _apply(principal, record, fields)
-    record["id"] = db.create(record, _audit_changes({}, fields), principal.actor())
+    record = _apply(principal, record, fields, sent=fields.keys())
+    record["id"] = db.create(record, _audit_changes({}, record, fields), principal.actor())
     metrics.add_metric(name=DEVICES_CREATED, unit="Count", value=1)
     return view(record), device_etag(record)
 
 
 def replace_device(principal: Principal, device_id: int, body: DeviceReplace,
                    if_match: str | None) -> tuple[dict, str]:
-    """PUT: every writable field from the body; the stored password stays unless one is sent."""
-    fields = {k: None for k in WRITABLE if k != "password"} | body.changes()
-    return _update(principal, device_id, fields, if_match)
+    """PUT: every writable field from the body, as a POST of it would set them; the stored password stays
+    unless one is sent."""
+    sent = body.changes()
+    fields = {k: None for k in WRITABLE if k != "password"} | WRITABLE_DEFAULTS | sent
+    return _update(principal, device_id, fields, if_match, sent=sent.keys())
 
 
 def patch_device(principal: Principal, device_id: int, body: DevicePatch,
                  if_match: str | None) -> tuple[dict, str]:
     """PATCH: only the fields sent."""
-    return _update(principal, device_id, body.changes(), if_match)
+    fields = body.changes()
+    return _update(principal, device_id, fields, if_match, sent=fields.keys())
 
 
 def delete_device(principal: Principal, device_id: int) -> None:
@@ -111,14 +122,15 @@ def delete_device(principal: Principal, device_id: int) -> None:
     raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
 
 
-def _update(principal: Principal, device_id: int, fields: dict, if_match: str | None) -> tuple[dict, str]:
+def _update(principal: Principal, device_id: int, fields: dict, if_match: str | None,
+            sent: Collection[str]) -> tuple[dict, str]:
     principal.require("devices:write")
     for _ in range(WRITE_ATTEMPTS):
         old = get_visible(principal, device_id)
         check_if_match(if_match, device_etag(old))
         current = {k: v for k, v in old.items() if k not in db.KEY_ATTRIBUTES and k != "entity"}
-        new = _apply(principal, dict(current), fields)
-        changes = _audit_changes(current, fields)
+        new = _apply(principal, dict(current), fields, sent)
+        changes = _audit_changes(current, new, fields)
         if not changes:
             return view(old), device_etag(old)
         now = clock.iso(clock.now())
@@ -137,8 +149,9 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
     raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
 
 
-def _apply(principal: Principal, record: dict, fields: dict) -> dict:
-    """record with `fields` applied after the checks that need stored data.
+def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[str]) -> dict:
+    """record with `fields` applied after the checks that need stored data; `sent` names the fields the
+    client gave (a PUT clears the others, which then may be inherited from the type).
 
     Raises:
         Forbidden: moving a device into an organization outside the token's scope.
@@ -162,8 +175,8 @@ def _apply(principal: Principal, record: dict, fields: dict) -> dict:
                                    details=[field_problem("type", f"no device type {record['type']}")])
         record["type_short_name"] = device_type.short_name
         # A device inherits its type's manufacturer and product class unless told otherwise.
-        for name in ("manufacturer", "product_class"):
-            if record.get(name) is None and name not in fields:
+        for name in INHERITED:
+            if record.get(name) is None and name not in sent:
                 record[name] = getattr(device_type, name)
     if record.get("firmware_image") is not None and ({"firmware_image", "type"} & fields.keys()):
         require_compatible(record["firmware_image"], record["type"])
@@ -174,16 +187,19 @@ def _apply(principal: Principal, record: dict, fields: dict) -> dict:
     return record
 
 
-def _audit_changes(old: dict, fields: dict) -> dict:
-    """Changed fields with old and new values; secrets masked."""
+def _audit_changes(old: dict, new: dict, fields: Collection[str]) -> dict:
+    """The written fields whose stored value changed, old and new; secrets masked.
+
+    Compares the records rather than the request: a field a PUT clears may be refilled from the type.
+    """
     changes = {}
-    for name, new in fields.items():
+    for name in fields:
         if name == "password":
-            had = bool(old.get("password_ciphertext"))
-            if new is not None or had:
-                changes[name] = {"old": SECRET_MASK if had else None, "new": SECRET_MASK if new is not None else None}
+            had, has = bool(old.get("password_ciphertext")), bool(new.get("password_ciphertext"))
+            if had or has:
+                changes[name] = {"old": SECRET_MASK if had else None, "new": SECRET_MASK if has else None}
             continue
-        before = old.get(name)
-        if plain(before) != plain(new):
-            changes[name] = {"old": plain(before), "new": plain(new)}
+        before, after = plain(old.get(name)), plain(new.get(name))
+        if before != after:
+            changes[name] = {"old": before, "new": after}
     return changes

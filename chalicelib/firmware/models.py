@@ -1,11 +1,12 @@
 """Firmware images: versions that device types can be updated to (API.md §9)."""
 from typing import Annotated
 
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field, StringConstraints, UrlConstraints, field_validator
+from pydantic import AnyUrl, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, UrlConstraints
 
-Checksum = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True,
-                                            pattern=r"^(sha256:)?[0-9a-f]{64}$")]
-"""A SHA-256 digest, optionally prefixed `sha256:`."""
+from chalicelib.device_types.models import lowercase
+
+Checksum = Annotated[str, BeforeValidator(lowercase), StringConstraints(pattern=r"^(sha256:)?[0-9a-f]{64}$")]
+"""A SHA-256 digest in hex of any case (stored lowercase), optionally prefixed `sha256:`."""
 
 
 class FirmwareImageCreate(BaseModel):
@@ -14,12 +15,8 @@ class FirmwareImageCreate(BaseModel):
     version: str = Field(min_length=1, max_length=64)
     url: Annotated[AnyUrl, UrlConstraints(allowed_schemes=["http", "https"], max_length=2048)]
     checksum: Checksum
+    # Kept in the order sent, so that a 422 can name an unknown type by its position in the body.
     device_types: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=100)
-
-    @field_validator("device_types")
-    @classmethod
-    def _unique(cls, value: list[int]) -> list[int]:
-        return sorted(set(value))
 
 
 class FirmwareImage(BaseModel):

@@ -12,11 +12,14 @@ def create_firmware_image(principal: Principal, request: FirmwareImageCreate) ->
     principal.require("admin")
     if not principal.is_platform:
         raise Forbidden("Only a platform token can add firmware images.", code="PLATFORM_ONLY")
-    unknown = [t for t in request.device_types if device_types_db.get(t) is None]
+    type_ids = sorted(set(request.device_types))
+    known = {t for t in type_ids if device_types_db.get(t) is not None}
+    unknown = [(i, t) for i, t in enumerate(request.device_types) if t not in known]
     if unknown:
         raise ValidationFailed("Unknown device types.", details=[
-            field_problem(f"device_types.{request.device_types.index(t)}", f"no device type {t}") for t in unknown])
-    image = FirmwareImage(id=0, created=clock.iso(clock.now()), **request.model_dump(mode="json"))
+            field_problem(f"device_types.{i}", f"no device type {t}") for i, t in unknown])
+    image = FirmwareImage(id=0, created=clock.iso(clock.now()),
+                          **request.model_dump(mode="json") | {"device_types": type_ids})
     image.id = db.create(image)
     return image.model_dump()
 

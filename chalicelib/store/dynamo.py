@@ -75,7 +75,12 @@ def transact(actions: list[dict]) -> None:
         if error.response["Error"]["Code"] != "TransactionCanceledException":
             raise
         reasons = error.response.get("CancellationReasons", [])
-        raise Cancelled([r.get("Code", "None") for r in reasons], [r.get("Item") for r in reasons]) from error
+        # boto3 converts only successful responses: the items in an error are still in wire format.
+        from boto3.dynamodb.types import TypeDeserializer
+        wire = TypeDeserializer()
+        raise Cancelled([r.get("Code", "None") for r in reasons],
+                        [{k: wire.deserialize(v) for k, v in r["Item"].items()} if r.get("Item") else None
+                         for r in reasons]) from error
 
 
 def sequence_claim(entity: str, expected_last: int) -> dict:
@@ -147,25 +152,35 @@ def update_expression(values: dict[str, Any], remove: list[str] = ()) -> dict:
 
 
 def read_page(index: str | None, pk: str, limit: int, *, offset: int = 0, after: str | None = None,
-              since: str | None = None, descending: bool = False, filter_expression=None) -> tuple[list[dict], bool]:
+              since: str | None = None, prefix: str | None = None, descending: bool = False,
+              filter_expression=None) -> tuple[list[dict], bool]:
     """One page of a partition in sort-key order: (items, more_follow).
 
     Unfiltered, a page is one Query of limit + 1 items (the extra one says whether a next page
     exists). A FilterExpression is applied after DynamoDB reads, so a selective filter may take more
     Queries to fill the page. `after` (from a cursor) starts the page at a key instead of counting
-    `offset` items: deep pages by cursor cost the same as the first.
+    `offset` items: deep pages by cursor cost the same as the first. `prefix` keeps the page to one
+    kind of item in a shared partition (a device's operations beside its diagnostics).
     """
     from boto3.dynamodb.conditions import Key
 
     pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
-    condition = Key(pk_name).eq(pk)
+    lower, upper = since or prefix, (prefix + "~") if prefix else None
+    if after is not None:
+        upper, lower = (after, lower) if descending else (upper, after)
     sort = Key(sk_name)
-    if after is not None and descending:
-        condition &= sort.between(since, after) if since else sort.lt(after)
+    condition = Key(pk_name).eq(pk)
+    # DynamoDB takes one condition on the sort key: `between` is inclusive, so with two bounds the
+    # `after` item is read again and dropped below; with `after` alone the bound is exclusive.
+    rereads_after = after is not None and lower is not None and upper is not None
+    if lower is not None and upper is not None:
+        condition &= sort.between(lower, upper)
     elif after is not None:
-        condition &= sort.gt(after)
-    elif since:
-        condition &= sort.gte(since)
+        condition &= sort.lt(after) if descending else sort.gt(after)
+    elif lower is not None:
+        condition &= sort.gte(lower)
+    elif upper is not None:
+        condition &= sort.lte(upper)
     kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": not descending}
     if index:
         kwargs["IndexName"] = index
@@ -176,7 +191,8 @@ def read_page(index: str | None, pk: str, limit: int, *, offset: int = 0, after:
     last = None
     while len(items) < wanted:
         # Without a filter every item read is kept, so ask for exactly what is missing.
-        batch = wanted - len(items) if filter_expression is None else max(wanted - len(items), 100)
+        missing = wanted - len(items) + rereads_after
+        batch = missing if filter_expression is None else max(missing, 100)
         page, last = query(Limit=batch, **({"ExclusiveStartKey": last} if last else {}), **kwargs)
         items += [i for i in page if i.get(sk_name) != after]
         if not last:

@@ -155,6 +155,28 @@ def rate_window_key(token_id: int, window_start: int) -> dict:
 IDEMPOTENCY_PK = "IDEMPOTENCY"
 
 
+def operation_key(device_id: int, operation_id: int) -> dict:
+    return {"PK": device_partition(device_id), "SK": f"OP#{_n(operation_id)}"}
+
+
+def operation_sort_prefix() -> str:
+    return "OP#"
+
+
+def operation_sort_value(operation_id: int) -> str:
+    return f"OP#{_n(operation_id)}"
+
+
+def open_operation_keys(deadline: str, device_id: int, operation_id: int) -> dict:
+    """Sparse index entry of an unfinished operation, by deadline, for the time-out sweep."""
+    return {"GSI3PK": "OPEN_OPS", "GSI3SK": f"{deadline}#{_n(device_id)}#{_n(operation_id)}"}
+
+
+def simulator_key(device_id: int) -> dict:
+    """How the simulated driver's device behaves (PUT /admin/simulator/{id}/)."""
+    return {"PK": device_partition(device_id), "SK": "SIM"}
+
+
 def audit_keys(organization_id: int, device_id: int, at: str, entry_id: str) -> dict:
     """One audit entry, reachable by organization, by device and fleet-wide, newest first."""
     sort = f"{at}#{entry_id}"
@@ -223,8 +245,13 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "GSI1PK=AUDIT#DEV#<id> GSI1SK>=<since>", "1 Query per page"),
     AccessPattern("Audit fleet-wide (platform token)", "AuditEntry", "GSI2",
                   "GSI2PK=AUDIT GSI2SK>=<since>", "1 Query per page"),
+    AccessPattern("Simulated device behaviour", "SimulatorSettings", "table", "PK=DEV#<id> SK=SIM",
+                  "1 GetItem per driver call"),
     AccessPattern("Operations of a device, newest first", "Operation", "table",
-                  "PK=DEV#<id> begins_with(SK, OP#)", "1 Query", planned=True),
+                  "PK=DEV#<id> SK begins_with OP#", "1 Query per page"),
+    AccessPattern("Get operation", "Operation", "table", "PK=DEV#<id> SK=OP#<op>", "1 GetItem"),
+    AccessPattern("Unfinished operations past their deadline", "Operation", "GSI3",
+                  "GSI3PK=OPEN_OPS GSI3SK<=<now>", "1 Query per sweep"),
     AccessPattern("Diagnostics of a device, newest first", "DiagnosticEntry", "table",
                   "PK=DEV#<id> begins_with(SK, DIAG#)", "1 Query", planned=True),
     AccessPattern("Devices due for a health check", "Device", "GSI3",
@@ -249,3 +276,7 @@ def access_pattern_table() -> str:
         rows.append(f"| {p.name} | {p.entity} | {p.index} | `{p.key_condition}` | {p.requests} | "
                     f"{'planned' if p.planned else 'live'} |")
     return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(access_pattern_table())

@@ -34,6 +34,11 @@ class Principal:
         if permission not in self.permissions:
             raise Forbidden(f"This token lacks the '{permission}' permission.", code="PERMISSION_DENIED")
 
+    def require_any(self, permissions: tuple[str, ...]) -> None:
+        """Raises: Forbidden when the token holds none of `permissions` (an empty tuple asks nothing)."""
+        if permissions and not self.permissions.intersection(permissions):
+            raise Forbidden(f"This token lacks the '{permissions[0]}' permission.", code="PERMISSION_DENIED")
+
     def organization_scope(self, requested: int | None) -> int | None:
         """The organization a query is limited to; None means every organization (platform only).
 

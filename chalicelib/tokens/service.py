@@ -13,6 +13,8 @@ SECRET_PREFIX = "flt_"
 
 # token PK -> (Principal or None when refused, when looked up): saves a read per request.
 _cache: dict[str, tuple[Principal | None, float]] = {}
+# Refusals are cached too, so requests with made-up tokens must not grow a warm Lambda's memory forever.
+CACHE_ENTRIES = 1000
 
 
 def authenticate(secret: str) -> Principal:
@@ -29,6 +31,8 @@ def authenticate(secret: str) -> Principal:
     else:
         item = db.get_by_hash(token_hash)
         principal = principal_from_item(item) if item and not item.get("revoked") else None
+        if len(_cache) >= CACHE_ENTRIES:
+            _cache.clear()
         _cache[key] = (principal, time.monotonic())
     if principal is None:
         raise Unauthenticated("The bearer token is unknown or revoked.", code="INVALID_TOKEN")
@@ -45,7 +49,8 @@ def create_token(principal: Principal | None, request: TokenCreate) -> dict:
     principal None is the bootstrap CLI, which runs with AWS credentials instead of a token.
 
     Raises:
-        Forbidden: an organization token asking for a platform token or another organization's.
+        Forbidden: an organization token asking for a platform token or another organization's, or a
+            token granting a permission it does not hold itself.
         ValidationFailed: unknown organization.
     """
     if principal is not None:
@@ -53,6 +58,9 @@ def create_token(principal: Principal | None, request: TokenCreate) -> dict:
         if request.organization_id is None and not principal.is_platform:
             raise Forbidden("Only a platform token can create platform tokens.", code="ORGANIZATION_FORBIDDEN")
         principal.organization_scope(request.organization_id)
+        # `admin` alone must not mint, say, devices:write: a token grants at most what it holds.
+        for permission in request.permissions:
+            principal.require(permission)
     if request.organization_id is not None and organizations_db.get(request.organization_id) is None:
         raise ValidationFailed("Unknown organization.",
                                details=[field_problem("organization_id", "no such organization")])

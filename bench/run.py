@@ -1,0 +1,84 @@
+"""`make bench`: cold start, and DynamoDB cost and handler time per API call; writes docs/benchmarks.md."""
+import gc
+import os
+import time
+import warnings
+
+from bench import ENV, ROOT
+
+# Before anything imports boto3 or powertools, as tests/conftest.py does (STYLE facts 5 and 6).
+os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.update(ENV)
+
+from chalice.test import Client  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from app import app  # noqa: E402
+from bench import calls, coldstart, report  # noqa: E402
+from bench.counting import Meter  # noqa: E402
+from bench.fleet import Fleet, without_transaction_snapshots  # noqa: E402
+from chalicelib import aws  # noqa: E402
+from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.store import dynamo  # noqa: E402
+from chalicelib.tokens import service as token_service  # noqa: E402
+from local.provision import provision  # noqa: E402
+
+SIZES = (100, 5_000)
+CALLS = 11        # measured calls per operation and size
+DEEP_PAGE = 50
+OUTPUT = ROOT / "docs" / "benchmarks.md"
+
+
+def measure_api():
+    """Each operation CALLS times at each fleet size, the cold-token overhead, and a deep page."""
+    meter = Meter()
+    app.register_middleware(meter.route_phase, "http")
+    rounds, seeding = {}, {}
+    with mock_aws(), without_transaction_snapshots():
+        aws.reset_clients()
+        get_settings.cache_clear()
+        dynamo.forget_sequences()
+        token_service.forget_cached_tokens()
+        meter.attach(aws.session())  # before provision() makes the first client
+        with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
+            get_settings.cache_clear()
+            provision()
+            fleet = Fleet()
+            runner = calls.Runner(client, meter, fleet)
+            for size in SIZES:
+                start = time.perf_counter()
+                fleet.grow(size)
+                seeding[size] = time.perf_counter() - start
+                if failed := sum(tally.failed for tally in meter.take().values()):
+                    raise RuntimeError(f"{failed} requests failed while seeding")
+                # moto's table lives in this process; left to the garbage collector, its full collections
+                # would land in handler time and grow with the fleet. A Lambda holds no such table.
+                gc.collect()
+                gc.freeze()
+                print(f"seeded {fleet.size:,} devices in {seeding[size]:.0f} s; measuring", flush=True)
+                rounds[size] = {}
+                for name, make_call, token in calls.operations(fleet):
+                    rounds[size][name] = result = runner.repeat(make_call, CALLS, token)
+                    if isinstance(result, calls.CallFailed):
+                        print(f"  {name} failed: {result}", flush=True)
+            token_service.forget_cached_tokens()
+            _, cold_token = runner.call("GET", f"{calls.DEVICES}{fleet.pick(0)}/")
+            deep = calls.deep_page(runner, DEEP_PAGE)
+    return rounds, seeding, cold_token, deep
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", "No application metrics to publish")  # as pytest does
+    start = time.perf_counter()
+    print("timing cold start", flush=True)
+    cold = coldstart.measure()
+    print(f"cold start measured in {time.perf_counter() - start:.0f} s", flush=True)
+    rounds, seeding, cold_token, deep = measure_api()
+    text = report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, time.perf_counter() - start)
+    OUTPUT.write_text(text)
+    print(text)
+    print(f"written to {OUTPUT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The simulated CWMP/TR-069 driver (the default) and its settings (PUT /admin/simulator/{id}/).
+
+Deterministic: a device behaves as its stored `SimulatorBehaviour` says (one GetItem per call,
+item `schema.simulator_key`), and a device without one is online with no latency and no faults.
+A call plays out in this order:
+
+1. offline → `DeviceUnreachable("CONNECTION_REQUEST_FAILED")` at once (the ACS could not wake it);
+2. `latency_ms` is slept; when it exceeds the call's timeout, the call sleeps the timeout and then
+   `execute` raises `OutcomeUncertain("TIMEOUT")` (the device got the request but did not answer in
+   time) and `probe` returns False;
+3. an operation listed in `fail` → `DeviceFault` with the CWMP fault code a real CPE would send:
+
+| Operation         | CWMP RPC            | Fault | faultString (TR-069 Amendment 6, A.5.1)  |
+| ----------------- | ------------------- | ----- | ---------------------------------------- |
+| reboot            | Reboot              | 9002  | Internal error                           |
+| factory           | FactoryReset        | 9001  | Request denied                           |
+| device_factory    | FactoryReset        | 9001  | Request denied                           |
+| sync              | GetParameterValues  | 9005  | Invalid parameter name                   |
+| reconf            | SetParameterValues  | 9007  | Invalid parameter value                  |
+| debug             | SetParameterValues  | 9008  | Attempt to set a non-writable parameter  |
+| firmware_update   | Download            | 9010  | Download failure                         |
+
+A firmware_update without a `version` is a 9003 (Invalid arguments) whatever the behaviour.
+Otherwise: firmware_update returns {"software_version": version}; sync returns the device's
+configuration (writable parameters, derived from its id and serial number, so always the same);
+reconf returns the configuration it was given, if any; everything else returns {}.
+"""
+import hashlib
+import time
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from chalicelib.config import get_settings
+from chalicelib.devices import service as devices_service
+from chalicelib.errors import NotFound
+from chalicelib.operations.drivers import (
+    DeviceFault,
+    DeviceRef,
+    DeviceUnreachable,
+    OutcomeUncertain,
+    check_operation,
+)
+from chalicelib.operations.models import OperationName
+from chalicelib.store import dynamo, schema
+from chalicelib.tokens.models import Principal
+
+FAULTS: dict[str, tuple[str, str]] = {
+    "reboot": ("9002", "Internal error"),
+    "factory": ("9001", "Request denied"),
+    "device_factory": ("9001", "Request denied"),
+    "sync": ("9005", "Invalid parameter name"),
+    "reconf": ("9007", "Invalid parameter value"),
+    "debug": ("9008", "Attempt to set a non-writable parameter"),
+    "firmware_update": ("9010", "Download failure"),
+}
+MAX_LATENCY_MS = 60_000
+
+
+class SimulatorBehaviour(BaseModel):
+    """How one simulated device behaves; a PUT replaces it whole (omitted fields take the defaults)."""
+    model_config = ConfigDict(extra="forbid")
+
+    online: bool = True
+    latency_ms: int = Field(default=0, ge=0, le=MAX_LATENCY_MS)
+    fail: list[OperationName] = Field(default_factory=list)
+
+    @field_validator("fail")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        return sorted(set(value))
+
+
+class SimulatedDriver:
+    """The simulated CWMP device; see the module docstring for how a call plays out."""
+
+    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
+        check_operation(operation)
+        behaviour = read_behaviour(device.id)
+        if not behaviour.online:
+            raise DeviceUnreachable("CONNECTION_REQUEST_FAILED",
+                                    f"Device {device.serial_number} did not answer the connection request.")
+        if not _answer_within(behaviour.latency_ms, timeout):
+            raise OutcomeUncertain("TIMEOUT", f"No answer from device {device.serial_number} within {timeout:g} s.")
+        if operation == "firmware_update" and not parameters.get("version"):
+            raise DeviceFault("9003", "Invalid arguments: a firmware download needs a version.")
+        if operation in behaviour.fail:
+            code, message = FAULTS[operation]
+            raise DeviceFault(code, message)
+        if operation == "firmware_update":
+            return {"software_version": parameters["version"]}
+        if operation == "sync":
+            return {"configuration": configuration(device)}
+        if operation == "reconf" and parameters.get("configuration"):
+            return {"configuration": dict(parameters["configuration"])}
+        return {}
+
+    def probe(self, device: DeviceRef, timeout: float) -> bool:
+        behaviour = read_behaviour(device.id)
+        return behaviour.online and _answer_within(behaviour.latency_ms, timeout)
+
+
+def _answer_within(latency_ms: int, timeout: float) -> bool:
+    """Sleep the device's latency, or only the timeout when the latency exceeds it (then False)."""
+    latency = latency_ms / 1000
+    time.sleep(min(latency, timeout))
+    return latency <= timeout
+
+
+def configuration(device: DeviceRef) -> dict:
+    """The simulated device's writable parameters: the same for the same device, every time."""
+    digest = hashlib.sha256(f"{device.id}:{device.serial_number}".encode()).hexdigest()
+    return {
+        "Device.ManagementServer.PeriodicInformInterval": 300,
+        "Device.Time.NTPServer1": "pool.ntp.org",
+        "Device.WiFi.Radio.1.Channel": 1 + int(digest[:2], 16) % 11,
+        "Device.WiFi.SSID.1.SSID": f"fleet-{digest[:6]}",
+        "Device.WiFi.AccessPoint.1.Security.ModeEnabled": "WPA2-Personal",
+    }
+
+
+def read_behaviour(device_id: int) -> SimulatorBehaviour:
+    """The stored behaviour, or the defaults (one consistent GetItem: a PUT applies to the next call)."""
+    item = dynamo.get(schema.simulator_key(device_id), consistent=True)
+    if item is None:
+        return SimulatorBehaviour()
+    stored = dynamo.plain({name: item[name] for name in SimulatorBehaviour.model_fields if name in item})
+    return SimulatorBehaviour.model_validate(stored)
+
+
+# --- the admin side (API.md §9) ---------------------------------------------------------------------
+
+def set_behaviour(principal: Principal, device_id: int, behaviour: SimulatorBehaviour) -> dict:
+    """Replace how the simulated device behaves.
+
+    Raises:
+        NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
+        Forbidden: the token lacks admin.
+    """
+    _require_simulator(principal)
+    devices_service.get_visible(principal, device_id)
+    stored = behaviour.model_dump()
+    item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id, **stored}
+    # Conditional on the device still existing, so a delete racing this PUT leaves no orphan behind.
+    device_exists = {"ConditionCheck": {"Key": schema.device_key(device_id),
+                                        "ConditionExpression": "attribute_exists(PK)"}}
+    try:
+        dynamo.transact([device_exists, {"Put": {"Item": item}}])
+    except dynamo.Cancelled as cancelled:
+        raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND") from cancelled
+    return {"device_id": device_id, **stored}
+
+
+def get_behaviour(principal: Principal, device_id: int) -> dict:
+    """How the simulated device behaves now (the defaults when never set).
+
+    Raises:
+        NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
+        Forbidden: the token lacks admin.
+    """
+    _require_simulator(principal)
+    devices_service.get_visible(principal, device_id)
+    return {"device_id": device_id, **read_behaviour(device_id).model_dump()}
+
+
+def require_enabled() -> None:
+    """The admin route exists only while the simulated driver is in use: otherwise a 404 whatever
+    the body (the route calls this before parsing it; the /admin/ middleware has already required
+    a token with admin).
+
+    Raises:
+        NotFound: SIMULATOR_DISABLED.
+    """
+    if get_settings().device_driver != "simulated":
+        raise NotFound("The device simulator is not in use (DEVICE_DRIVER is not 'simulated').",
+                       code="SIMULATOR_DISABLED")
+
+
+def _require_simulator(principal: Principal) -> None:
+    require_enabled()
+    principal.require("admin")
