@@ -63,7 +63,8 @@ def create_inventory_device():
 @app.route("/inventory_device/{device_id}", methods=["GET"])
 def get_inventory_device(device_id):
     query = parse_query(app.current_request, devices.models.DeviceQuery)
-    return _device(devices.service.get_device(principal(), parse_id(device_id, "device"), pending=query.pending))
+    return _device(devices.service.get_device(principal(), parse_id(device_id, "device"), pending=query.pending,
+                                              update_status=query.update_status))
 
 
 @app.route("/inventory_device/{device_id}", methods=["PUT"])

@@ -46,8 +46,9 @@ def parse_query(request, model: type[BaseModel]) -> BaseModel:
 
 
 def parse_id(text: str, what: str = "resource") -> int:
-    """A numeric id from the path (arrives URL-encoded); anything else names no resource: 404."""
+    """A numeric id from the path (arrives URL-encoded); anything else names no resource: 404 <WHAT>_NOT_FOUND,
+    the code an unknown numeric id gets from the service."""
     value = unquote(text).strip()
     if not value.isdigit() or len(value) > 10 or int(value) == 0:
-        raise NotFound(f"No {what} with id {value!r}.")
+        raise NotFound(f"No {what} with id {value!r}.", code=f"{what.upper()}_NOT_FOUND")
     return int(value)

@@ -138,8 +138,9 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
         raise _translate(cancelled.reasons, labels) from None
 
 
-def replace(old: dict, new: dict, changes: dict, actor: dict | None) -> None:
-    """Write `new` over `old` if nobody wrote the device since `old` was read.
+def replace(old: dict, new: dict, changes: dict, actor: dict | None, extra: list[dict] = ()) -> None:
+    """Write `new` over `old` if nobody wrote the device since `old` was read, with `extra` transaction
+    items (the operations a PATCH queues) committed or refused together with it.
 
     Raises:
         VersionChanged: the device changed meanwhile.
@@ -147,8 +148,10 @@ def replace(old: dict, new: dict, changes: dict, actor: dict | None) -> None:
     """
     put = {"Put": {"Item": _item(new), "ConditionExpression": "version = :v",
                    "ExpressionAttributeValues": {":v": old["version"]}}}
-    _write([("version", put), *_guard_actions(old, new), *_counter_updates(old, new),
-            _audit(new, "update", changes, actor, clock.now())])
+    audit = [_audit(new, "update", changes, actor, clock.now())] if changes else []
+    # A failed condition on an extra item means someone else moved first, like the version check.
+    _write([("version", put), *_guard_actions(old, new), *_counter_updates(old, new), *audit,
+            *(("version", action) for action in extra)])
 
 
 def delete(old: dict, changes: dict, actor: dict | None) -> None:

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -240,11 +241,28 @@ class DeviceReplace(DeviceCreate):
 
 
 class DevicePatch(DeviceFields):
-    """PATCH body: only what is sent changes; required fields may be changed but not cleared."""
+    """PATCH body: only what is sent changes; required fields may be changed but not cleared.
+
+    It also carries the remote-operation flags (API.md §2): each queues an operation instead of
+    changing a field. Strict booleans: "yes" or 1 for a flag is a 422, not a reboot.
+    """
     name: Name = None
     type: Id = None
     serial_number: SerialNumber = None
     organization_id: Id = None
+    reboot: StrictBool = None
+    factory: StrictBool = None
+    device_factory: StrictBool = None
+    sync: StrictBool = None
+    reconf: StrictBool = None
+    debug: StrictBool = None
+    firmware_image_is_pending: StrictBool = None
+
+    def operation_flags(self) -> dict[str, bool]:
+        return {name: getattr(self, name) for name in OPERATION_FLAGS if name in self.model_fields_set}
+
+
+OPERATION_FLAGS = ("reboot", "factory", "device_factory", "sync", "reconf", "debug", "firmware_image_is_pending")
 
 
 def _flag(value):

@@ -8,8 +8,15 @@ from chalicelib.api.conditional import check_if_match, etag
 from chalicelib.audit.models import SECRET_MASK
 from chalicelib.device_types import db as device_types_db
 from chalicelib.devices import credentials, db
-from chalicelib.devices.models import DeviceCreate, DeviceFields, DeviceListQuery, DevicePatch, DeviceReplace
-from chalicelib.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
+from chalicelib.devices.models import (
+    OPERATION_FLAGS,
+    DeviceCreate,
+    DeviceFields,
+    DeviceListQuery,
+    DevicePatch,
+    DeviceReplace,
+)
+from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
 from chalicelib.organizations import db as organizations_db
@@ -52,11 +59,20 @@ def view(item: dict, pending: bool = False) -> dict:
     return body
 
 
-def get_device(principal: Principal, device_id: int, pending: bool = False) -> tuple[dict, str]:
-    """The device's public view and ETag. Raises: NotFound."""
+def get_device(principal: Principal, device_id: int, pending: bool = False,
+               update_status: bool = False) -> tuple[dict, str]:
+    """The device's public view and ETag; with update_status, its live status first. Raises: NotFound."""
     principal.require("devices:read")
     item = get_visible(principal, device_id)
+    if update_status:
+        [item] = _live([item])
     return view(item, pending), device_etag(item)
+
+
+def _live(items: list[dict]) -> list[dict]:
+    """The items with the driver's live status where it answered within the budget (API.md §3)."""
+    from chalicelib.operations import live_status  # loaded only by requests that ask for it
+    return live_status.refresh(items)
 
 
 def list_devices(principal: Principal, query: DeviceListQuery, limit: int, offset: int,
@@ -74,6 +90,8 @@ def list_devices(principal: Principal, query: DeviceListQuery, limit: int, offse
     items, more, count = db.list_page(organization, query.type, query.status,
                                       clock.iso(since) if since else None, query.pending, limit, offset, after)
     last = db.sort_value(items[-1]) if items else None
+    if query.update_status:
+        items = _live(items)
     return [view(i, query.pending) for i in items], more, count, last
 
 
@@ -101,16 +119,21 @@ def replace_device(principal: Principal, device_id: int, body: DeviceReplace,
 
 def patch_device(principal: Principal, device_id: int, body: DevicePatch,
                  if_match: str | None) -> tuple[dict, str]:
-    """PATCH: only the fields sent."""
-    fields = body.changes()
-    return _update(principal, device_id, fields, if_match, sent=fields.keys())
+    """PATCH: only the fields sent, and the operations its flags ask for (queued after the write)."""
+    fields = {name: value for name, value in body.changes().items() if name not in OPERATION_FLAGS}
+    return _update(principal, device_id, fields, if_match, sent=fields.keys(), flags=body.operation_flags())
 
 
 def delete_device(principal: Principal, device_id: int) -> None:
     """Remove the device and all it owns. Raises: NotFound."""
+    from chalicelib.operations.service import unfinished_dispatched
+
     principal.require("devices:write")
     for _ in range(WRITE_ATTEMPTS):
         item = get_visible(principal, device_id)
+        if unfinished_dispatched(item):
+            raise Conflict("An operation on this device is with the device and not finished; delete it after.",
+                           code="OPERATION_IN_PROGRESS")
         snapshot = {k: {"old": v, "new": None} for k, v in db.to_view(item).items()
                     if k in ("name", "serial_number", "organization_id", "type") and v is not None}
         try:
@@ -123,27 +146,33 @@ def delete_device(principal: Principal, device_id: int) -> None:
 
 
 def _update(principal: Principal, device_id: int, fields: dict, if_match: str | None,
-            sent: Collection[str]) -> tuple[dict, str]:
-    principal.require("devices:write")
+            sent: Collection[str], flags: dict | None = None) -> tuple[dict, str]:
+    from chalicelib.operations import service as operations
+
+    if fields or not flags:
+        principal.require("devices:write")
     for _ in range(WRITE_ATTEMPTS):
         old = get_visible(principal, device_id)
         check_if_match(if_match, device_etag(old))
         current = {k: v for k, v in old.items() if k not in db.KEY_ATTRIBUTES and k != "entity"}
         new = _apply(principal, dict(current), fields, sent)
         changes = _audit_changes(current, new, fields)
-        if not changes:
+        moment = clock.now()
+        operation_ids, operation_actions = operations.plan_operations(principal, new, flags or {}, moment)
+        if not changes and not operation_ids:
             return view(old), device_etag(old)
-        now = clock.iso(clock.now())
+        now = clock.iso(moment)
         new |= {"version": int(old["version"]) + 1, "last_change": now}
         if new.get("status") != current.get("status"):
             new["status_change"] = now
         try:
-            db.replace(old, new, changes, principal.actor())
+            db.replace(old, new, changes, principal.actor(), extra=operation_actions)
         except db.VersionChanged:
             if if_match is not None:
                 raise PreconditionFailed("The device changed since the ETag in If-Match was read.",
                                          code="ETAG_MISMATCH") from None
             continue
+        operations.enqueue(device_id, operation_ids)
         metrics.add_metric(name=DEVICES_UPDATED, unit="Count", value=1)
         return view(new), device_etag(new)
     raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")

@@ -33,7 +33,7 @@ def table_definition(table_name: str) -> dict:
 
 
 def _n(number: int) -> str:
-    return f"{number:010d}"
+    return f"{int(number):010d}"  # ids read back from DynamoDB arrive as Decimal
 
 
 # --- key builders: one function per key shape -------------------------------------------------

@@ -83,7 +83,7 @@ def revoke_token(principal: Principal, token_id: int) -> None:
     principal.require("admin")
     item = db.find_by_id(token_id)
     if item is None or not (principal.is_platform or item.get("organization_id") == principal.organization_id):
-        raise NotFound(f"No token with id {token_id}.")
+        raise NotFound(f"No token with id {token_id}.", code="TOKEN_NOT_FOUND")
     if not item.get("revoked"):
         db.mark_revoked(item, clock.iso(clock.now()))
     _cache.pop(item["PK"], None)  # this Lambda forgets it at once; warm others within the cache age

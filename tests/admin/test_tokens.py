@@ -112,7 +112,7 @@ def test_revoke_is_204_and_the_token_is_refused_and_listed_as_revoked(api, refus
 
 def test_revoking_an_unknown_token_is_404(api, refused, stored):
     before = stored()
-    refused(api.delete(f"{TOKENS}999/"), 404, "NOT_FOUND")
+    refused(api.delete(f"{TOKENS}999/"), 404, "TOKEN_NOT_FOUND")
     assert stored() == before
 
 
@@ -123,7 +123,7 @@ def test_organization_admin_revokes_only_its_own_organizations_tokens(api, refus
     own = _create(api, mine).json_body
     before = stored()
     for victim in (foreign, platform):
-        refused(api.delete(f"{TOKENS}{victim['id']}/", token=admin), 404, "NOT_FOUND")
+        refused(api.delete(f"{TOKENS}{victim['id']}/", token=admin), 404, "TOKEN_NOT_FOUND")
     assert stored() == before
     assert api.get("/inventory_device/", token=foreign["token"]).status_code == 200
     assert api.get("/admin/organizations/", token=platform["token"]).status_code == 200

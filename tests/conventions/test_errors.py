@@ -103,4 +103,4 @@ def test_unknown_query_parameter_is_400_invalid_query_naming_it(api, refused):
 
 def test_id_that_names_no_resource_is_404(api, refused):
     for token_id in ("abc", "0", "-1", "1.5", "99999999999"):
-        refused(api.delete(f"/admin/tokens/{token_id}/"), 404, "NOT_FOUND")
+        refused(api.delete(f"/admin/tokens/{token_id}/"), 404, "TOKEN_NOT_FOUND")

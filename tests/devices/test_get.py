@@ -41,8 +41,6 @@ def test_get_of_an_id_that_is_not_a_device_id_is_404_not_a_fault(api, device):
         assert response.json_body["error"]["code"].endswith("NOT_FOUND"), path_id
 
 
-@pytest.mark.xfail(reason="api/parsing.py parse_id raises NotFound without a code (NOT_FOUND), where an id that "
-                          "parses answers DEVICE_NOT_FOUND", strict=True)
 def test_get_of_an_id_that_is_not_a_device_id_is_404_device_not_found(api, refused, device):
     for path_id in NOT_DEVICE_IDS:
         refused(api.get(f"{DEVICES}{path_id}/"), 404, "DEVICE_NOT_FOUND")

@@ -266,9 +266,6 @@ def test_put_with_the_current_etag_succeeds(api, device):
 
 # --- remote operations: what the device shows while one is pending ----------------------------------------
 
-@pytest.mark.xfail(reason="PATCH remote-operation flags (API.md §2) are not wired: DevicePatch refuses `reboot`, and "
-                          "devices.service._update does not call operations.service.plan_operations/enqueue",
-                   strict=True)
 def test_a_device_with_a_queued_operation_shows_it_pending_and_is_listed_by_pending(api, org, device):
     # WHEN a reboot is requested
     response = api.patch(device_path(device), {"reboot": True})
