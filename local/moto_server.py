@@ -11,6 +11,7 @@ its actions address, and a cancelled transaction puts those back. Run as
 """
 import copy
 import sys
+import threading
 from contextlib import contextmanager
 
 from moto.dynamodb import models as dynamodb_models
@@ -55,6 +56,9 @@ def _restore(backup: list[tuple]) -> None:
             table.items[hash_key] = item
 
 
+_one_at_a_time = threading.RLock()
+
+
 @contextmanager
 def transactions_backing_up_items():
     """Patch moto's DynamoDB backend while inside; the previous behaviour returns on exit."""
@@ -62,12 +66,15 @@ def transactions_backing_up_items():
     original = backend_class.transact_write_items
 
     def transact_write_items(self, transact_items):
-        backup = _item_backup(self, transact_items)
-        try:
-            return original(self, transact_items)
-        except Exception:
-            _restore(backup)
-            raise
+        # One at a time, as DynamoDB's serializable transactions appear to callers: a rollback must not
+        # undo another thread's write (the server's threads, or a test's concurrent writers).
+        with _one_at_a_time:
+            backup = _item_backup(self, transact_items)
+            try:
+                return original(self, transact_items)
+            except Exception:
+                _restore(backup)
+                raise
 
     dynamodb_models.copy = _CopyKeepingTables
     backend_class.transact_write_items = transact_write_items

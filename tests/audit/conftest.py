@@ -1,2 +1,2 @@
 """Fixtures of tests/devices/support.py, shared by the device and audit tests."""
-from tests.devices.support import faithful_transactions, moto, refused, shared_api  # noqa: F401
+from tests.devices.support import refused, shared_api  # noqa: F401

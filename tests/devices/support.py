@@ -1,15 +1,4 @@
-"""Shared by the device and audit tests: a faithful, faster moto transaction, and read-back helpers.
-
-moto's TransactWriteItems (5.2.5) deep-copies the whole table once per item of the transaction to
-roll back on failure, and restores that copy even if another thread wrote meanwhile. A device write
-has a dozen items, so the suite spent most of its time copying tables, and concurrent writers could
-erase each other. `faithful_transactions` backs a table up once per transaction, copying only the items
-the transaction writes, and runs transactions one at a time, as DynamoDB's serializable transactions
-appear to callers.
-"""
-import copy
-import threading
-from collections import defaultdict
+"""Shared by the device and audit tests: a module-wide moto world for read-only tests, and read-back helpers."""
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,101 +7,17 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.dynamodb.models.dynamo_type import DynamoType
 
 from app import app
 from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.operations import drivers, queue
-from chalicelib.store import dynamo
-from chalicelib.tokens import service as token_service
 from local.provision import provision
+from tests.conftest import forget_process_state
 from tests.factories import Api
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = "/inventory_device/"
 AUDIT = "/audit_log/"
-
-_transaction = threading.local()
-_serial = threading.RLock()
-
-
-def _backup(table, transact_items: list[dict]):
-    """What moto's deep copy of `table` restores on a cancelled transaction, at a fraction of its cost.
-
-    The copy shares every item the transaction does not write. Puts and deletes replace or remove an item
-    in the mapping, which the copy's own mapping undoes; updates change an item in place, so the items the
-    transaction names are copied whole.
-    """
-    if not table.has_range_key:
-        return copy.deepcopy(table)
-    backup = copy.copy(table)
-    backup.items = defaultdict(dict, {h: dict(ranges) for h, ranges in table.items.items()})
-    for action in transact_items:
-        (op,) = action.values()
-        key = op.get("Key") or op.get("Item") or {}
-        if op.get("TableName") != table.name or table.hash_key_attr not in key:
-            continue
-        hash_value, range_value = DynamoType(key[table.hash_key_attr]), DynamoType(key[table.range_key_attr])
-        item = table.items.get(hash_value, {}).get(range_value)
-        if item is not None:
-            backup.items[hash_value][range_value] = copy.deepcopy(item)
-    return backup
-
-
-class _BackUpOncePerTransaction:
-    """Stands in for the `copy` module inside moto's DynamoDB backend."""
-
-    def __getattr__(self, name):
-        return getattr(copy, name)
-
-    @staticmethod
-    def deepcopy(value, memo=None):
-        backups = getattr(_transaction, "backups", None)
-        if backups is None or not isinstance(value, moto_dynamodb.Table):
-            return copy.deepcopy(value, memo)
-        if id(value) not in backups:
-            backups[id(value)] = _backup(value, _transaction.items)
-        return backups[id(value)]
-
-
-def _transact_write_items(original):
-    def run(self, transact_items):
-        with _serial:
-            _transaction.backups, _transaction.items = {}, transact_items
-            try:
-                return original(self, transact_items)
-            finally:
-                _transaction.backups = _transaction.items = None
-    return run
-
-
-@pytest.fixture(scope="module", autouse=True)
-def faithful_transactions():
-    """Module-scoped, so that module-scoped worlds are built with it too; undone after each module."""
-    backend = moto_dynamodb.DynamoDBBackend
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(moto_dynamodb, "copy", _BackUpOncePerTransaction())
-        patch.setattr(backend, "transact_write_items", _transact_write_items(backend.transact_write_items))
-        yield
-
-
-def _fresh_moto():
-    get_settings.cache_clear()
-    dynamo.forget_sequences()
-    token_service.forget_cached_tokens()
-    queue.forget_queue_urls()
-    drivers.reset_driver()
-
-
-@pytest.fixture
-def moto():
-    """tests/conftest.py's, but boto3 clients outlive a test: moto's stubber answers whichever mock is
-    active, and making clients was a third of a test's set-up."""
-    with mock_aws():
-        _fresh_moto()
-        yield
-
 
 @pytest.fixture(scope="module")
 def shared_api():
@@ -120,7 +25,7 @@ def shared_api():
     left the world as it found it). Set up as tests/conftest.py sets up `api`; never mix the two in a module.
     """
     with mock_aws():
-        _fresh_moto()
+        forget_process_state()
         with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
             get_settings.cache_clear()
             provision()

@@ -9,16 +9,13 @@ from chalicelib.devices.models import DeviceCreate
 from chalicelib.tokens.models import PERMISSIONS
 from local.demo import DEMO_RATE_LIMIT, VIEWER_PERMISSIONS, DemoFleet, DeviceGenerator, load_demo, write_tokens
 from local.demo_catalogue import DEVICE_TYPES, ORGANIZATIONS
-from local.moto_server import transactions_backing_up_items
 
 SMALL_FLEET = 5
 
 
 @pytest.fixture
 def fleet(api) -> DemoFleet:
-    # The transaction speed-up make run's moto server has (local/moto_server.py): a load costs 2x less.
-    with transactions_backing_up_items():
-        yield load_demo(devices=SMALL_FLEET, progress=False)
+    return load_demo(devices=SMALL_FLEET, progress=False)
 
 
 def _devices(api, token: str) -> dict:
