@@ -14,6 +14,7 @@ from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.device_types import db as device_types_db  # noqa: E402
 from chalicelib.operations import drivers, queue  # noqa: E402
 from chalicelib.store import dynamo  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
@@ -39,6 +40,7 @@ def forget_process_state() -> None:
     token_service.forget_cached_tokens()
     queue.forget_queue_urls()
     drivers.reset_driver()
+    device_types_db.forget_cached()
 
 
 @pytest.fixture

@@ -29,6 +29,23 @@ def get(type_id: int) -> DeviceType | None:
     return from_item(item) if item else None
 
 
+# Device types are never changed nor deleted, so a warm Lambda keeps the ones it has read.
+_known: dict[int, DeviceType] = {}
+
+
+def get_cached(type_id: int) -> DeviceType | None:
+    if type_id not in _known:
+        found = get(type_id)
+        if found is None:
+            return None     # not remembered: it may be created in a moment
+        _known[type_id] = found
+    return _known[type_id]
+
+
+def forget_cached() -> None:
+    _known.clear()
+
+
 def list_all() -> list[DeviceType]:
     items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("DTYPES"))
     return [from_item(i) for i in items]

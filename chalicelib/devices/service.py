@@ -19,7 +19,6 @@ from chalicelib.devices.models import (
 from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
-from chalicelib.organizations import db as organizations_db
 from chalicelib.store.dynamo import plain
 from chalicelib.tokens.models import Principal
 
@@ -194,11 +193,9 @@ def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[st
         if not principal.can_see(organization_id):
             raise Forbidden(f"Organization {organization_id} is outside this token's scope.",
                             code="ORGANIZATION_FORBIDDEN")
-        if organizations_db.get(organization_id) is None:
-            raise ValidationFailed("Unknown organization.",
-                                   details=[field_problem("organization_id", f"no organization {organization_id}")])
+        # Whether it exists is checked inside the write transaction (devices/db.py).
     if "type" in fields:
-        device_type = device_types_db.get(record["type"])
+        device_type = device_types_db.get_cached(record["type"])
         if device_type is None:
             raise ValidationFailed("Unknown device type.",
                                    details=[field_problem("type", f"no device type {record['type']}")])
