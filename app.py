@@ -125,8 +125,8 @@ def list_audit_log():
     req = app.current_request
     query = parse_query(req, audit.models.AuditQuery)
     paging = Paging(query, *AUDIT_PAGE)
-    results, more, last = audit.service.list_audit_entries(principal(), query, paging)
-    return page_body(req, paging, None, results, last, more)
+    results, more, count, last = audit.service.list_audit_entries(principal(), query, paging)
+    return page_body(req, paging, count, results, last, more)
 
 
 # --- administration (API.md §9) -------------------------------------------------------------------

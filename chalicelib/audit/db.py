@@ -25,8 +25,9 @@ def entry_put(organization_id: int, device_id: int, action: str, changes: dict, 
 
 
 def read_page(organization_id: int | None, device_id: int | None, action: str | None, actor: str | None,
-              since: str | None, limit: int, offset: int, after: str | None) -> tuple[list[dict], bool, str | None]:
-    """Newest first; (entries, more, sort key of the last entry)."""
+              since: str | None, limit: int, offset: int,
+              after: str | None) -> tuple[list[dict], bool, int, str | None]:
+    """Newest first; (entries, more, count of all matches, sort key of the last entry)."""
     if device_id is not None:
         index, pk = "GSI1", schema.audit_device_pk(device_id)
     elif organization_id is not None:
@@ -51,4 +52,5 @@ def read_page(organization_id: int | None, device_id: int | None, action: str | 
                                    filter_expression=filters)
     sort_name = f"{index}SK" if index else "SK"
     last = items[-1][sort_name] if items else None
-    return [{k: dynamo.plain(i.get(k)) for k in PUBLIC_FIELDS} for i in items], more, last
+    total = dynamo.count(index, pk, filters, since=since)
+    return [{k: dynamo.plain(i.get(k)) for k in PUBLIC_FIELDS} for i in items], more, total, last

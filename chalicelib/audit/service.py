@@ -10,7 +10,8 @@ from chalicelib.tokens.models import Principal
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
-def list_audit_entries(principal: Principal, query: AuditQuery, paging: Paging) -> tuple[list[dict], bool, str | None]:
+def list_audit_entries(principal: Principal, query: AuditQuery,
+                       paging: Paging) -> tuple[list[dict], bool, int, str | None]:
     """The token's organizations only; newest first."""
     principal.require("devices:read")
     since = query.since

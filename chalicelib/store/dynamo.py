@@ -201,12 +201,14 @@ def read_page(index: str | None, pk: str, limit: int, *, offset: int = 0, after:
     return window[:limit], len(window) > limit
 
 
-def count(index: str | None, pk: str, filter_expression=None) -> int:
-    """Items matching a filter in one partition (Select=COUNT pages): for counts no counter serves."""
+def count(index: str | None, pk: str, filter_expression=None, since: str | None = None) -> int:
+    """Items matching a filter in one partition, from `since` on the sort key (Select=COUNT pages): for
+    counts no counter serves. Costs a read of the matching range, returned as a number only."""
     from boto3.dynamodb.conditions import Key
 
-    pk_name = f"{index}PK" if index else "PK"
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key(pk_name).eq(pk), "Select": "COUNT"}
+    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
+    condition = Key(pk_name).eq(pk) & Key(sk_name).gte(since) if since else Key(pk_name).eq(pk)
+    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "Select": "COUNT"}
     if index:
         kwargs["IndexName"] = index
     if filter_expression is not None:

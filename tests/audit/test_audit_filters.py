@@ -84,3 +84,14 @@ def test_filters_combine(api, history):
 def test_a_bad_or_unknown_query_parameter_is_400_invalid_query_naming_it(api, refused, query, name):
     error = refused(api.get(f"{AUDIT}?{query}"), 400, "INVALID_QUERY")
     assert [d["field"] for d in error["details"]] == [name]
+
+
+def test_count_is_the_number_of_entries_the_filters_match_across_pages(api, history):
+    everything = history["entries"]
+    for query, expected in [("", len(everything)),
+                            (f"device_id={history['second']}", sum(e["device_id"] == history["second"]
+                                                                   for e in everything)),
+                            ("action=update", sum(e["action"] == "update" for e in everything))]:
+        page = _log(api, f"{query}&limit=1")
+        assert page["count"] == expected > 0
+        assert len(page["results"]) == 1
