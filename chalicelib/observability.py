@@ -1,11 +1,15 @@
 """Logger, metrics and tracer shared by every handler; metric names as constants."""
 import os
+import warnings
 
 from aws_lambda_powertools import Logger, Metrics
 
 # A service name other than the Chalice app_name, or each log line is printed twice (STYLE fact 6).
 SERVICE = os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fleetline-api")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Fleetline")
+
+# log_metrics wraps every handler, and most requests record no metric: that is expected, not news.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"], service=SERVICE)
