@@ -1,12 +1,17 @@
 """Every test runs against moto (mock_aws) and the real app through chalice.test.Client."""
+import json
 import os
 from pathlib import Path
 
-# Before anything imports boto3 or powertools (STYLE facts 5 and 6).
+ROOT = Path(__file__).resolve().parent.parent
+
+# Before anything imports boto3 or powertools (STYLE facts 5 and 6). The dev stage's own names
+# (.chalice/config.json), so that what tests provision is what the app's handlers look for.
+_config = json.loads((ROOT / ".chalice" / "config.json").read_text())
 os.environ.pop("AWS_ENDPOINT_URL", None)
+os.environ.update({**_config["environment_variables"], **_config["stages"]["dev"]["environment_variables"]})
 os.environ.update(AWS_DEFAULT_REGION="us-east-1", AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                  AWS_SESSION_TOKEN="testing", TABLE_NAME="fleetline-dev", KMS_KEY_ID="alias/fleetline-dev",
-                  POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="INFO")
+                  AWS_SESSION_TOKEN="testing", POWERTOOLS_METRICS_DISABLED="true", POWERTOOLS_LOG_LEVEL="INFO")
 
 import pytest  # noqa: E402
 from chalice.test import Client  # noqa: E402
@@ -21,8 +26,6 @@ from chalicelib.tokens import service as token_service  # noqa: E402
 from local.moto_server import transactions_backing_up_items  # noqa: E402
 from local.provision import provision  # noqa: E402
 from tests.factories import Api  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -148,7 +148,9 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
             sent: Collection[str], flags: dict | None = None) -> tuple[dict, str]:
     from chalicelib.operations import service as operations
 
-    if fields or not flags:
+    # A firmware_image sent with firmware_image_is_pending names the update's target: part of the operation.
+    written = set(fields) - ({"firmware_image"} if (flags or {}).get("firmware_image_is_pending") else set())
+    if written or not flags:
         principal.require("devices:write")
     for _ in range(WRITE_ATTEMPTS):
         old = get_visible(principal, device_id)

@@ -5,6 +5,7 @@ messages at its first failure (keeping that device's order) while other devices'
 Deployed, the event source mapping needs ReportBatchItemFailures (infra adds it: STYLE fact 3).
 """
 from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.batch.exceptions import SQSFifoMessageGroupCircuitBreakerError
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
@@ -20,8 +21,28 @@ class UnreadableMessage(Exception):
 
 def handle_batch(event: dict, context) -> dict:
     processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor,
-                                    context=context)
+    # A batch whose every message failed (one device offline) is an answer like any other, not a function
+    # error: raising would count it as the agent crashing, and fail the invocation locally too.
+    processor.raise_on_entire_batch_failure = False
+    response = process_partial_response(event=event, record_handler=handle_record, processor=processor,
+                                        context=context)
+    _release_skipped(processor)
+    return response
+
+
+def _release_skipped(processor: SqsFifoPartialProcessor) -> None:
+    """Messages handed back unattempted, behind a failed one of their device, become visible at once.
+
+    SQS returns none of a FIFO group's messages while one of them is in flight: left invisible for the
+    queue's visibility timeout, they would hold their device long after the failed message's backoff ran
+    out. Visible, they wait behind it and come back with it, in order.
+    """
+    skipped = [record for record, error in zip(processor.fail_messages, processor.exceptions, strict=True)
+               if error[0] is SQSFifoMessageGroupCircuitBreakerError]
+    if skipped:   # a batch holds at most 10 messages, as does one ChangeMessageVisibilityBatch
+        aws.client("sqs").change_message_visibility_batch(QueueUrl=queue.queue_url(), Entries=[
+            {"Id": str(i), "ReceiptHandle": record.receipt_handle, "VisibilityTimeout": 0}
+            for i, record in enumerate(skipped)])
 
 
 def handle_record(record: SQSRecord) -> str:

@@ -45,6 +45,12 @@ def get(device_id: int, operation_id: int, consistent: bool = False) -> dict | N
     return dynamo.get(schema.operation_key(device_id, operation_id), consistent=consistent)
 
 
+def device(device_id: int) -> dict | None:
+    """The device item, read strongly consistent: every transition is conditional on the device's version,
+    and the agent reads it right after the PATCH that queued the operation wrote it."""
+    return dynamo.get(schema.device_key(device_id), consistent=True)
+
+
 def read_page(device_id: int, limit: int, offset: int, after: str | None) -> tuple[list[dict], bool]:
     """Newest first."""
     return dynamo.read_page(None, schema.device_partition(device_id), limit, offset=offset, after=after,

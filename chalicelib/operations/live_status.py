@@ -26,7 +26,7 @@ def refresh(items: list[dict], budget: float = BUDGET_SECONDS) -> list[dict]:
     probe_budget = max(0.1, budget - WRITE_RESERVE_SECONDS)
     driver = get_driver()
     pool = ThreadPoolExecutor(max_workers=min(32, len(items)))
-    futures = {pool.submit(driver.probe, DeviceRef.from_item(item), probe_budget): index
+    futures = {pool.submit(_probe, driver, DeviceRef.from_item(item), probe_budget): index
                for index, item in enumerate(items)}
     done, late = wait(futures, timeout=probe_budget)
     pool.shutdown(wait=False, cancel_futures=True)   # late probes are abandoned, not waited for
@@ -34,14 +34,29 @@ def refresh(items: list[dict], budget: float = BUDGET_SECONDS) -> list[dict]:
     for future in done:
         index = futures[future]
         try:
-            status = "Up" if future.result() else "Down"
+            online = future.result()
         except DriverError:
             continue
+        if online is None:
+            late.add(future)
+            continue
+        status = "Up" if online else "Down"
         if status != items[index].get("status") and time.monotonic() - started < budget:
             fresh[index] = _store_status(items[index], status)
     if late:
         logger.info("live status: devices kept their stored status", extra={"late": len(late)})
     return fresh
+
+
+def _probe(driver, device, timeout: float) -> bool | None:
+    """The driver's answer, or None when it gave up waiting. A probe answers False both for "offline" and
+    for "no answer within the timeout", and only the first may turn a device Down (API.md §3); which one
+    it was would otherwise depend on whether the probe or the wait for it ran out first."""
+    started = time.monotonic()
+    online = driver.probe(device, timeout)
+    if not online and time.monotonic() - started >= timeout:
+        return None
+    return online
 
 
 def _store_status(item: dict, status: str) -> dict:

@@ -2,8 +2,7 @@
 from datetime import datetime
 
 from chalicelib import clock
-from chalicelib.devices import db as devices_db
-from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_problem
+from chalicelib.errors import BadRequest, Conflict, FleetlineError, NotFound, ValidationFailed, field_problem
 from chalicelib.firmware import db as firmware_db
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import logger, metrics
@@ -39,14 +38,16 @@ def plan_operations(principal: Principal, record: dict, requested: dict, now: da
     wanted = {name: {} for name in FLAGS if requested.get(name) is True}
     if "debug" in requested:
         wanted["debug"] = {"enabled": bool(requested["debug"])}
-    if requested.get("firmware_image_is_pending") is True:
-        wanted["firmware_update"] = _firmware_parameters(record)
-    if not wanted:
+    firmware = requested.get("firmware_image_is_pending") is True
+    if not wanted and not firmware:
         return [], []
+    # Permission first: a token that may not operate learns nothing about the firmware catalogue.
     principal.require("devices:operate")
     if "factory" in wanted and "device_factory" in wanted:
         raise BadRequest("factory and device_factory cannot be requested together.", code="CONTRADICTORY_FLAGS",
                          details=[field_problem("device_factory", "contradicts factory")])
+    if firmware:
+        wanted["firmware_update"] = _firmware_parameters(record)
     pending = dict(plain(record.get("pending_operations") or {}))
     new_ids, actions = [], []
     for name in QUEUE_ORDER:
@@ -93,10 +94,33 @@ def _already_pending(pending: dict, name: str, parameters: dict, record: dict) -
 
 
 def enqueue(device_id: int, operation_ids: list[int]) -> None:
-    for operation_id in operation_ids:
-        queue.send_operation(device_id, operation_id)
+    """Send the operations a committed PATCH queued to the agent.
+
+    Raises:
+        FleetlineError: QUEUE_UNAVAILABLE when SQS refused a message (after botocore's own retries). The
+            operations not sent are failed first: left queued they would never run, and a retried PATCH
+            would coalesce onto them instead of queueing anew.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    for index, operation_id in enumerate(operation_ids):
+        try:
+            queue.send_operation(device_id, operation_id)
+        except (BotoCoreError, ClientError):
+            logger.exception("operation not queued", extra={"device_id": device_id, "operation_id": operation_id})
+            _abandon(device_id, operation_ids[index:])
+            raise FleetlineError("The operation could not be queued and is marked failed; request it again.",
+                                 code="QUEUE_UNAVAILABLE") from None
     if operation_ids:
         metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
+
+
+def _abandon(device_id: int, operation_ids: list[int]) -> None:
+    for operation_id in operation_ids:
+        item, device = db.get(device_id, operation_id, consistent=True), db.device(device_id)
+        if item is not None and device is not None and item["state"] == "queued":
+            _conclude(device, item, "failed", _error("QUEUE_UNAVAILABLE", "The operation could not be sent to the "
+                                                     "agent.", item), {})
 
 
 def list_operations(principal: Principal, device_id: int, limit: int, offset: int,
@@ -153,17 +177,18 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
     destructive operation found already dispatched is never sent again.
 
     Raises:
-        RetryLater: a transient failure of a retryable operation (the message should come back).
+        RetryLater: a transient failure of a retryable operation, or a device that kept changing while the
+            operation was being dispatched (the message should come back).
         LookupError: the message names an operation that does not exist on an existing device.
     """
     from chalicelib.config import get_settings
     from chalicelib.operations.drivers import DeviceFault, DeviceRef, DeviceUnreachable, OutcomeUncertain, get_driver
 
+    device = db.device(device_id)
+    if device is None:
+        return "gone"          # the device was deleted, and its operations with it (or are being swept)
     item = db.get(device_id, operation_id, consistent=True)
-    device = devices_db.get(device_id)
     if item is None:
-        if device is None:
-            return "gone"      # the device was deleted, and its queued operations with it
         raise LookupError(f"device {device_id} has no operation {operation_id}")
     if item["state"] in FINISHED:
         return item["state"]   # a duplicate delivery
@@ -182,7 +207,9 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
     except db.StateChanged:
         return "skipped"       # another delivery of the same message got there first
     item = db.get(device_id, operation_id, consistent=True)
-    device = devices_db.get(device_id)
+    device = db.device(device_id)
+    if device is None:
+        return "gone"
     logger.info("dispatching operation", extra={"device_id": device_id, "operation_id": operation_id,
                                                 "operation": name, "attempt": attempt})
     try:
@@ -191,15 +218,22 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
     except DeviceFault as fault:
         return _conclude(device, item, "failed", _error(fault.code, fault.message, item), {})
     except OutcomeUncertain as uncertain:
-        if name in DESTRUCTIVE or attempt >= MAX_ATTEMPTS:
+        if name in DESTRUCTIVE or _last_try(attempt, receive_count):
             state = "timed_out" if uncertain.code == "TIMEOUT" else "failed"
             return _conclude(device, item, state, _error(uncertain.code, uncertain.message, item), {})
         return _retry(device, item, uncertain)
     except DeviceUnreachable as unreachable:
-        if attempt >= MAX_ATTEMPTS or receive_count >= queue.MAX_RECEIVES - 1:
+        if _last_try(attempt, receive_count):
             return _conclude(device, item, "failed", _error(unreachable.code, unreachable.message, item), {})
         return _retry(device, item, unreachable)
     return _conclude(device, item, "succeeded", None, facts or {})
+
+
+def _last_try(attempt: int, receive_count: int) -> bool:
+    """No retry left: the attempts are spent, or this is the message's last receive before the dead-letter
+    queue, where nothing would ever finish the operation. Receives outrun attempts when a device's earlier
+    operation failed and its later messages were handed back unattempted."""
+    return attempt >= MAX_ATTEMPTS or receive_count >= queue.MAX_RECEIVES
 
 
 def _retry(device: dict, item: dict, error) -> str:
@@ -226,10 +260,12 @@ def _move(device: dict, item: dict, state: str, **fields) -> None:
             fresh = db.get(int(item["device_id"]), int(item["id"]), consistent=True)
             if fresh is None or fresh["state"] != item["state"]:
                 raise
-            device = devices_db.get(int(item["device_id"]))   # only the device moved on: try again
+            device = db.device(int(item["device_id"]))   # only the device moved on: try again
             if device is None:
                 raise
-    raise db.StateChanged()
+    # The operation is where we found it but the device kept changing: come back soon rather than let the
+    # caller take this for another delivery's work and drop the message.
+    raise RetryLater(delay=5)
 
 
 def _conclude(device: dict, item: dict, state: str, error: dict | None, facts: dict) -> str:
@@ -240,7 +276,7 @@ def _conclude(device: dict, item: dict, state: str, error: dict | None, facts: d
             return state
         except db.StateChanged:
             fresh = db.get(int(item["device_id"]), int(item["id"]), consistent=True)
-            device = devices_db.get(int(item["device_id"]))
+            device = db.device(int(item["device_id"]))
             if fresh is None or device is None or fresh["state"] != item["state"]:
                 return fresh["state"] if fresh else "gone"
     raise db.StateChanged()
@@ -282,7 +318,7 @@ def sweep_overdue(now: datetime | None = None) -> int:
     """Time out unfinished operations past their deadline; returns how many."""
     count = 0
     for entry in db.overdue(now or clock.now()):
-        device = devices_db.get(int(entry["device_id"]))
+        device = db.device(int(entry["device_id"]))
         if device is not None and entry["state"] in UNFINISHED:
             state = _conclude(device, entry, "timed_out",
                               _error("DEADLINE_EXCEEDED", "Not finished within its deadline.", entry), {})
