@@ -18,6 +18,7 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
+from chalicelib import aws  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
 from chalicelib.device_types import db as device_types_db  # noqa: E402
 from chalicelib.operations import drivers, queue  # noqa: E402
@@ -67,3 +68,28 @@ def client(moto):
 def api(client) -> Api:
     """The HTTP API with a platform admin token and helpers to make organizations, types and tokens."""
     return Api(client)
+
+
+@pytest.fixture
+def refused():
+    """Asserts an error answer (status, code, the envelope as JSON) and returns its `error` object."""
+    def check(response, status: int, code: str) -> dict:
+        assert response.status_code == status, response.body
+        assert response.headers["Content-Type"] == "application/json"
+        error = response.json_body["error"]
+        assert set(response.json_body) == {"error"}
+        assert set(error) <= {"code", "message", "details"}
+        assert error["code"] == code
+        assert isinstance(error["message"], str) and error["message"]
+        return error
+    return check
+
+
+@pytest.fixture
+def stored(client):
+    """Every item in the table, but the per-minute rate counters that each request bumps."""
+    def read() -> list[dict]:
+        pages = aws.dynamodb().get_paginator("scan").paginate(TableName=get_settings().table_name)
+        items = [item for page in pages for item in page["Items"] if not item["PK"].startswith("RATE#")]
+        return sorted(items, key=lambda item: (item["PK"], item["SK"]))
+    return read

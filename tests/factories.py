@@ -4,17 +4,9 @@ import json
 
 from chalicelib.tokens import service as token_service
 from chalicelib.tokens.models import PERMISSIONS, TokenCreate
+from local.demo import luhn_complete
 
 _serials = itertools.count(1)
-
-
-def luhn_complete(digits: str) -> str:
-    """digits + the Luhn check digit (valid IMEIs for tests)."""
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        n = int(d) * (1 if i % 2 else 2)
-        total += n - 9 if n > 9 else n
-    return digits + str((10 - total % 10) % 10)
 
 
 def imei(n: int) -> str:

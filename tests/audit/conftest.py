@@ -1,2 +1,2 @@
 """Fixtures of tests/devices/support.py, shared by the device and audit tests."""
-from tests.devices.support import refused, shared_api  # noqa: F401
+from tests.devices.support import shared_api  # noqa: F401

@@ -32,20 +32,6 @@ def shared_api():
             yield Api(client)
 
 
-@pytest.fixture
-def refused():
-    """Asserts an error answer (status, code, the envelope) and returns its `error` object."""
-    def check(response, status: int, code: str) -> dict:
-        assert response.status_code == status, response.body
-        assert response.headers["Content-Type"] == "application/json"
-        assert set(response.json_body) == {"error"}
-        error = response.json_body["error"]
-        assert error["code"] == code, error
-        assert isinstance(error["message"], str) and error["message"]
-        return error
-    return check
-
-
 def fields_named(error: dict) -> set[str]:
     return {detail["field"] for detail in error.get("details") or []}
 

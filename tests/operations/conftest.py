@@ -23,7 +23,6 @@ from chalicelib.config import get_settings
 from chalicelib.operations import queue
 from chalicelib.store import schema
 from local.workers import sqs_event as received_event
-from tests.devices.support import refused  # noqa: F401
 from tests.factories import Api
 
 # Small, so that a device that does not answer costs a test little time.
