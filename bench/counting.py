@@ -1,4 +1,4 @@
-"""DynamoDB and KMS requests, items read and written, and time in the SDK, counted by botocore hooks.
+"""DynamoDB, SQS and KMS requests, items read and written, and time in the SDK, counted by botocore hooks.
 
 moto's ConsumedCapacity figures are fake (STYLE fact 8), so cost is counted from what each request
 asks and answers: items read = GetItem 1 if found, Query/Scan ScannedCount (Count kept after the
@@ -7,6 +7,7 @@ Put/Update/Delete 1, and every Put/Update/Delete of a TransactWriteItems or Batc
 """
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 WRITE_KINDS = ("Put", "Update", "Delete")
@@ -19,6 +20,7 @@ class Tally:
     returned: int = 0
     written: int = 0
     kms: int = 0
+    sqs: Counter = field(default_factory=Counter)       # SQS operation name -> requests
     failed: int = 0
     seconds: float = 0.0      # wall time inside boto3 calls: serialization, moto, parsing
     cpu_seconds: float = 0.0  # the same in CPU time of this process
@@ -26,6 +28,13 @@ class Tally:
     def describe(self) -> str:
         """'1 Query + 1 GetItem', in the order the requests were made."""
         return " + ".join(f"{n} {op}" for op, n in self.requests.items()) or "none"
+
+    def __iadd__(self, other: "Tally") -> "Tally":
+        self.requests += other.requests
+        self.sqs += other.sqs
+        for name in ("read", "returned", "written", "kms", "failed", "seconds", "cpu_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
 
 
 def items_read(operation: str, answer: dict) -> tuple[int, int]:
@@ -55,10 +64,11 @@ def items_written(operation: str, params: dict) -> int:
 
 
 class Meter:
-    """Tallies every DynamoDB and KMS call of a boto3 session into the current phase.
+    """Tallies every DynamoDB, SQS and KMS call of a boto3 session into the current phase.
 
     The phase is "overhead" unless the bench's innermost middleware has set "operation" around the
-    route itself, so authentication and the rate limit are told apart from the operation's own cost.
+    route itself, so authentication and the rate limit are told apart from the operation's own cost;
+    the agent's measurements name their own phases (`phase_of`).
     """
 
     def __init__(self):
@@ -67,7 +77,7 @@ class Meter:
 
     def attach(self, session) -> None:
         """Hook a session before it makes clients: each client copies the session's handlers."""
-        for service in ("dynamodb", "kms"):
+        for service in ("dynamodb", "kms", "sqs"):
             session.events.register(f"provide-client-params.{service}", self._started)
             session.events.register(f"after-call.{service}", self._answered)
 
@@ -78,6 +88,19 @@ class Meter:
             return get_response(event)
         finally:
             self.phase = "overhead"
+
+    @contextmanager
+    def phase_of(self, name: str):
+        """Count the calls made inside the block into phase `name`, then go back to the phase before."""
+        before, self.phase = self.phase, name
+        try:
+            yield
+        finally:
+            self.phase = before
+
+    def take_phase(self, name: str) -> Tally:
+        """The tally of one phase since the last take, the others left in place."""
+        return self.tallies.pop(name, None) or Tally()
 
     def take(self) -> dict[str, Tally]:
         """The tallies since the last take, by phase."""
@@ -94,8 +117,12 @@ class Meter:
         tally.cpu_seconds += time.process_time() - cpu_started
         ok = http_response.status_code < 300
         tally.failed += not ok
-        if model.service_model.service_name == "kms":
+        service = model.service_model.service_name
+        if service == "kms":
             tally.kms += 1
+            return
+        if service == "sqs":
+            tally.sqs[model.name] += 1
             return
         tally.requests[model.name] += 1
         if ok:

@@ -1,4 +1,5 @@
-"""`make bench`: cold start, and DynamoDB cost and handler time per API call; writes docs/benchmarks.md."""
+"""`make bench`: cold start, DynamoDB cost and handler time per API call, and the remote operations' requests
+and agent throughput; writes docs/benchmarks.md."""
 import gc
 import os
 import time
@@ -14,11 +15,12 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
-from bench import calls, coldstart, report  # noqa: E402
+from bench import calls, coldstart, operations, report  # noqa: E402
 from bench.counting import Meter  # noqa: E402
 from bench.fleet import Fleet, without_transaction_snapshots  # noqa: E402
 from chalicelib import aws  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.operations import drivers, queue  # noqa: E402
 from chalicelib.store import dynamo  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
 from local.provision import provision  # noqa: E402
@@ -26,19 +28,26 @@ from local.provision import provision  # noqa: E402
 SIZES = (100, 5_000)
 CALLS = 11        # measured calls per operation and size
 DEEP_PAGE = 50
+# Per run, a sync and a reboot on each of OPERATIONS / 2 devices: 3 runs at 100 devices for the throughput's median,
+# one shorter run at 5,000 to check that an operation costs the same there (each operation takes ~65 ms on moto).
+OPERATIONS = {100: 200, 5_000: 100}
+OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 
 
 def measure_api():
-    """Each operation CALLS times at each fleet size, the cold-token overhead, and a deep page."""
+    """Each operation CALLS times at each fleet size then the remote operations, the cold-token overhead,
+    and a deep page."""
     meter = Meter()
     app.register_middleware(meter.route_phase, "http")
-    rounds, seeding = {}, {}
+    rounds, seeding, remote = {}, {}, {}
     with mock_aws(), without_transaction_snapshots():
         aws.reset_clients()
         get_settings.cache_clear()
         dynamo.forget_sequences()
         token_service.forget_cached_tokens()
+        queue.forget_queue_urls()
+        drivers.reset_driver()
         meter.attach(aws.session())  # before provision() makes the first client
         with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
             get_settings.cache_clear()
@@ -61,10 +70,19 @@ def measure_api():
                     rounds[size][name] = result = runner.repeat(make_call, CALLS, token)
                     if isinstance(result, calls.CallFailed):
                         print(f"  {name} failed: {result}", flush=True)
+                start = time.perf_counter()
+                try:
+                    remote[size] = operations.measure(app, runner, meter, fleet, OPERATIONS[size],
+                                                      OPERATION_RUNS[size])
+                    print(f"  remote operations: {len(remote[size].runs)} × {OPERATIONS[size]} in "
+                          f"{time.perf_counter() - start:.0f} s, {remote[size].per_second:.1f} ops/s", flush=True)
+                except operations.OperationsFailed as failure:
+                    remote[size] = failure
+                    print(f"  remote operations failed: {failure}", flush=True)
             token_service.forget_cached_tokens()
             _, cold_token = runner.call("GET", f"{calls.DEVICES}{fleet.pick(0)}/")
             deep = calls.deep_page(runner, DEEP_PAGE)
-    return rounds, seeding, cold_token, deep
+    return rounds, seeding, cold_token, deep, remote
 
 
 def main() -> None:
@@ -73,8 +91,9 @@ def main() -> None:
     print("timing cold start", flush=True)
     cold = coldstart.measure()
     print(f"cold start measured in {time.perf_counter() - start:.0f} s", flush=True)
-    rounds, seeding, cold_token, deep = measure_api()
-    text = report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, time.perf_counter() - start)
+    rounds, seeding, cold_token, deep, remote = measure_api()
+    text = report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, remote,
+                         time.perf_counter() - start)
     OUTPUT.write_text(text)
     print(text)
     print(f"written to {OUTPUT.relative_to(ROOT)}")
