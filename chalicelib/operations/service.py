@@ -203,13 +203,9 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
             "it is not sent twice.", item), {})
     attempt = int(item["attempts"]) + 1
     try:
-        _move(device, item, "dispatched", attempts=attempt)
+        item, device = _move(device, item, "dispatched", attempts=attempt)
     except db.StateChanged:
         return "skipped"       # another delivery of the same message got there first
-    item = db.get(device_id, operation_id, consistent=True)
-    device = db.device(device_id)
-    if device is None:
-        return "gone"
     logger.info("dispatching operation", extra={"device_id": device_id, "operation_id": operation_id,
                                                 "operation": name, "attempt": attempt})
     try:
@@ -246,7 +242,8 @@ def _error(code: str, message: str, item: dict) -> dict:
     return {"code": str(code), "message": message, "attempt": int(item["attempts"])}
 
 
-def _move(device: dict, item: dict, state: str, **fields) -> None:
+def _move(device: dict, item: dict, state: str, **fields) -> tuple[dict, dict]:
+    """Move the operation to `state` with its device's pending map; (operation, device) as now stored."""
     for _ in range(5):
         pending = dict(plain(device.get("pending_operations") or {}))
         entry = pending.get(str(int(item["id"])))
@@ -255,7 +252,11 @@ def _move(device: dict, item: dict, state: str, **fields) -> None:
         now = clock.now()
         try:
             db.transact([db.operation_update(item, state, now, **fields), db.device_update(device, pending, now)])
-            return
+            # What was just written, so the caller needs no read-back (two requests per operation).
+            settings, _ = db.pending_summary(pending)
+            return ({**item, "state": state, "updated": clock.iso(now), **fields},
+                    {**device, "pending_operations": pending, "pending_settings": settings,
+                     "version": int(device["version"]) + 1})
         except db.StateChanged:
             fresh = db.get(int(item["device_id"]), int(item["id"]), consistent=True)
             if fresh is None or fresh["state"] != item["state"]:

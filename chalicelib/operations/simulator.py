@@ -30,8 +30,8 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib import devices
 from chalicelib.config import get_settings
-from chalicelib.devices import service as devices_service
 from chalicelib.errors import NotFound
 from chalicelib.operations.drivers import (
     DeviceFault,
@@ -137,7 +137,7 @@ def set_behaviour(principal: Principal, device_id: int, behaviour: SimulatorBeha
         Forbidden: the token lacks admin.
     """
     _require_simulator(principal)
-    devices_service.get_visible(principal, device_id)
+    devices.service.get_visible(principal, device_id)
     stored = behaviour.model_dump()
     item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id, **stored}
     # Conditional on the device still existing, so a delete racing this PUT leaves no orphan behind.
@@ -158,7 +158,7 @@ def get_behaviour(principal: Principal, device_id: int) -> dict:
         Forbidden: the token lacks admin.
     """
     _require_simulator(principal)
-    devices_service.get_visible(principal, device_id)
+    devices.service.get_visible(principal, device_id)
     return {"device_id": device_id, **read_behaviour(device_id).model_dump()}
 
 
