@@ -117,7 +117,7 @@ def operations_agent_handler(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_overdue_operations(event):
-    operations.service.sweep_overdue()
+    operations.dispatch.sweep_overdue()
 
 
 @app.route("/audit_log", methods=["GET"])

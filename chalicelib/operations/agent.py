@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from chalicelib import aws
 from chalicelib.observability import logger
-from chalicelib.operations import queue, service
+from chalicelib.operations import dispatch, queue
 from chalicelib.operations.models import OperationMessage
 
 
@@ -53,10 +53,10 @@ def handle_record(record: SQSRecord) -> str:
         raise UnreadableMessage(str(error)) from None
     receives = int(record.attributes.approximate_receive_count or 1)
     try:
-        state = service.advance(message.device_id, message.operation_id, receive_count=receives)
+        state = dispatch.advance(message.device_id, message.operation_id, receive_count=receives)
     except LookupError as error:
         raise UnreadableMessage(str(error)) from None
-    except service.RetryLater as retry:
+    except dispatch.RetryLater as retry:
         # Exponential backoff: the failed message stays invisible for `delay` seconds.
         aws.client("sqs").change_message_visibility(QueueUrl=queue.queue_url(), ReceiptHandle=record.receipt_handle,
                                                     VisibilityTimeout=retry.delay)

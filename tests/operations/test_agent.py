@@ -3,7 +3,7 @@ import json
 from datetime import timedelta
 
 from chalicelib import clock
-from chalicelib.operations import queue, service
+from chalicelib.operations import dispatch, queue
 from tests.operations.conftest import (
     DRIVER_TIMEOUT_SECONDS,
     SLOW_DEVICE_MS,
@@ -308,8 +308,8 @@ def test_sweep_times_out_operations_past_their_deadline(fleet, agent):
     fleet.request(updating["id"], {"firmware_image": image["id"], "firmware_image_is_pending": True})
     now = clock.now()
 
-    assert service.sweep_overdue(now=now) == 0
-    assert service.sweep_overdue(now=now + timedelta(minutes=16)) == 2
+    assert dispatch.sweep_overdue(now=now) == 0
+    assert dispatch.sweep_overdue(now=now + timedelta(minutes=16)) == 2
 
     for operation in fleet.operations(device["id"]):
         assert (operation["state"], operation["attempts"]) == ("timed_out", 0)
@@ -319,7 +319,7 @@ def test_sweep_times_out_operations_past_their_deadline(fleet, agent):
     assert fleet.read(device["id"])["pending_settings"] is None
     # A firmware update has an hour.
     assert fleet.operation(updating["id"], 1)["state"] == "queued"
-    assert service.sweep_overdue(now=now + timedelta(minutes=61)) == 1
+    assert dispatch.sweep_overdue(now=now + timedelta(minutes=61)) == 1
     assert fleet.operation(updating["id"], 1)["error"]["code"] == "DEADLINE_EXCEEDED"
     stored = fleet.read(updating["id"])
     assert (stored["pending_settings"], stored["firmware_image_is_pending"]) == (None, False)
