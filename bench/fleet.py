@@ -3,8 +3,6 @@ import functools
 import itertools
 import json
 import re
-from contextlib import contextmanager
-from types import SimpleNamespace
 from unittest.mock import patch
 
 from chalicelib import aws
@@ -21,28 +19,6 @@ from chalicelib.tokens.models import PERMISSIONS, TokenCreate
 
 ORGANIZATIONS = 4
 DEVICE_TYPES = 3
-
-
-@contextmanager
-def without_transaction_snapshots():
-    """moto without its deep copy of the whole table before each TransactWriteItems.
-
-    moto copies every table a transaction touches so that it can roll back a cancelled one: at 5,000
-    devices one write costs seconds in moto alone. The bench never has a transaction cancelled (the
-    caller checks that no request failed), so it runs without the copy; request and item counts are
-    unchanged, and time inside moto is reported apart from the handler's own time.
-    """
-    import copy
-
-    import moto.dynamodb.models as moto_dynamodb
-    from moto.dynamodb.models.table import Table
-
-    moto_dynamodb.copy = SimpleNamespace(deepcopy=lambda value: value if isinstance(value, Table)
-                                         else copy.deepcopy(value))
-    try:
-        yield
-    finally:
-        moto_dynamodb.copy = copy
 
 
 class BulkWriter:
