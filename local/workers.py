@@ -34,7 +34,6 @@ class QueueWorker:
     def __init__(self, app, handler_name: str = "operations_agent_handler"):
         self.handler = app.handler_map[handler_name]
         self.name = handler_name
-        self._arn: str | None = None
 
     def poll_once(self, wait_seconds: int = 1) -> int:
         """One receive and one batch; the number of messages handled."""
@@ -44,9 +43,8 @@ class QueueWorker:
                                        AttributeNames=["All"]).get("Messages", [])
         if not received:
             return 0
-        if self._arn is None:
-            self._arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        result = self.handler(sqs_event(received, self._arn), _context(self.name)) or {}
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        result = self.handler(sqs_event(received, arn), _context(self.name)) or {}
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                 for i, m in enumerate(received) if m["MessageId"] not in failed]
