@@ -45,9 +45,7 @@ def read_page(organization_id: int | None, device_id: int | None, action: str | 
         conditions.append(Attr("action").eq(action))
     if actor:
         conditions.append(Attr("actor.token_id").eq(int(actor)) if actor.isdigit() else Attr("actor.name").eq(actor))
-    filters = None
-    for condition in conditions:
-        filters = condition if filters is None else filters & condition
+    filters = dynamo.all_of(conditions)
     items, more = dynamo.read_page(index, pk, limit, offset=offset, after=after, since=since, descending=True,
                                    filter_expression=filters)
     sort_name = f"{index}SK" if index else "SK"

@@ -202,9 +202,7 @@ def list_page(organization_id: int | None, type_id: int | None, up: bool | None,
         conditions.append(Attr("status").eq(_status(up)))
     if changed_since is not None:
         conditions.append(Attr("status_change").gte(changed_since))
-    expression = None
-    for condition in conditions:
-        expression = condition if expression is None else expression & condition
+    expression = dynamo.all_of(conditions)
     items, more = dynamo.read_page(index, pk, limit, offset=offset, after=after, filter_expression=expression)
     if pending or changed_since is not None:
         total = dynamo.count(index, pk, expression)  # no counter covers these filters

@@ -57,11 +57,6 @@ def read_page(device_id: int, limit: int, offset: int, after: str | None) -> tup
                             prefix=schema.operation_sort_prefix(), descending=True)
 
 
-def count(device_id: int) -> int:
-    from boto3.dynamodb.conditions import Attr
-    return dynamo.count(None, schema.device_partition(device_id), Attr("entity").eq("Operation"))
-
-
 def overdue(now: datetime, limit: int = 100) -> list[dict]:
     """Unfinished operations whose deadline has passed, oldest deadline first."""
     items, _ = dynamo.query(IndexName="GSI3", Limit=limit,

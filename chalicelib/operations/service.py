@@ -119,10 +119,11 @@ def list_operations(principal: Principal, device_id: int, limit: int, offset: in
                     after: str | None) -> tuple[list[dict], bool, int, str | None]:
     from chalicelib.devices.service import get_visible
     principal.require("devices:read")
-    get_visible(principal, device_id)
+    device = get_visible(principal, device_id)
     items, more = db.read_page(device_id, limit, offset, after)
     last = items[-1]["SK"] if items else None
-    return [db.to_view(i) for i in items], more, db.count(device_id), last
+    # Operations are numbered per device and only ever removed with it: the last number is the count.
+    return [db.to_view(i) for i in items], more, int(device.get("last_operation_id") or 0), last
 
 
 def get_operation(principal: Principal, device_id: int, operation_id: int) -> dict:

@@ -223,6 +223,14 @@ def count(index: str | None, pk: str, filter_expression=None, since: str | None 
             return total
 
 
+def all_of(conditions: list):
+    """The AND of boto3 conditions; None when there are none (no FilterExpression)."""
+    combined = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
+
+
 def plain(value):
     """DynamoDB's Decimals and sets as JSON-ready ints, floats and lists."""
     from decimal import Decimal
