@@ -8,7 +8,19 @@ import os
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
 
-from chalicelib import audit, device_types, devices, firmware, operations, organizations, tokens
+from chalicelib import (
+    analytics,
+    audit,
+    device_types,
+    devices,
+    diagnostics,
+    firmware,
+    operations,
+    organizations,
+    rollups,
+    telemetry,
+    tokens,
+)
 from chalicelib.api.auth import principal
 from chalicelib.api.envelope import http_middleware
 from chalicelib.api.idempotency import run_once
@@ -127,6 +139,15 @@ def list_audit_log():
     paging = Paging(query, *AUDIT_PAGE)
     results, more, count, last = audit.service.list_audit_entries(principal(), query, paging)
     return page_body(req, paging, count, results, last, more)
+
+
+# --- diagnostics (API.md §4) ----------------------------------------------------------------------
+
+
+# --- telemetry ingestion and connection history (API.md §5, §6) --------------------------------------
+
+
+# --- connection summary, analytics and their rollups (API.md §7, §8) ---------------------------------
 
 
 # --- administration (API.md §9) -------------------------------------------------------------------

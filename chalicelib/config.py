@@ -27,6 +27,8 @@ class Settings(BaseModel):
     genieacs_url: str | None = None
     # Seconds a driver may take for one device call (an operation or a status probe).
     driver_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Days raw telemetry (connection events, app sessions, usage records) is kept before its TTL expires it.
+    telemetry_retention_days: int = Field(default=400, ge=91, le=3650)
 
     @model_validator(mode="after")
     def _driver_has_an_address(self):

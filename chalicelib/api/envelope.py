@@ -26,6 +26,20 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", _DEVICE + "/operations/{operation_id}"): ("devices:read",),
     ("DELETE", _DEVICE + "/operations/{operation_id}"): ("devices:operate",),
     ("GET", "/audit_log"): ("devices:read",),
+    ("GET", "/inventory_device_diags"): ("diagnostics:read",),
+    ("POST", "/inventory_device_diags"): ("diagnostics:write",),
+    ("POST", "/telemetry/connection_events"): ("telemetry:write",),
+    ("POST", "/telemetry/app_sessions"): ("telemetry:write",),
+    ("POST", "/telemetry/usage"): ("telemetry:write",),
+    ("POST", "/devices/connections/actions/list"): ("devices:read",),
+    ("GET", _DEVICE + "/connection_history"): ("devices:read",),
+    ("GET", "/device_app_connection_summary"): ("reports:read",),
+    # Subscriber paths also need analytics:subscriber, checked by the service (API.md §8).
+    **{("GET", path): ("analytics:overview",) for path in (
+        "/analytics/data-usage", "/analytics/data-usage-by-subscriber", "/analytics/data-usage/{physical_id}",
+        "/analytics/session-count", "/analytics/session-count/{physical_id}",
+        "/analytics/data-usage-network-protocol", "/analytics/data-usage-ip-address",
+        "/analytics/data-usage-ip-address/{physical_id}")},
 }
 INTERNAL_ERROR_MESSAGE = "An internal error occurred; it has been logged."
 

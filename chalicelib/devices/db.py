@@ -35,6 +35,13 @@ def get(device_id: int) -> dict | None:
     return dynamo.get(schema.device_key(device_id))
 
 
+def find_id(kind: str, value: str) -> int | None:
+    """The id of the device holding a serial number (kind "serial") or an identifier, from its guard item."""
+    key = schema.serial_guard_key(value) if kind == "serial" else schema.identifier_guard_key(kind, value)
+    guard = dynamo.get(key)
+    return int(guard["device_id"]) if guard else None
+
+
 def count_for(organization_id: int | None, type_id: int | None, up: bool | None) -> int:
     item = dynamo.get(schema.counter_key(schema.count_scope(organization_id, type_id, _status(up))))
     return int(item["count"]) if item else 0

@@ -83,6 +83,8 @@ class Identifiers(BaseModel):
 
 
 IDENTIFIER_KINDS: tuple[str, ...] = tuple(Identifiers.model_fields)
+# What names a device from outside (telemetry, connection history): its serial number or any identifier.
+LOOKUP_KINDS: tuple[str, ...] = ("serial", *IDENTIFIER_KINDS)
 
 
 def _coordinate(limit: int, name: str):

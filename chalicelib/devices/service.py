@@ -15,6 +15,7 @@ from chalicelib.devices.models import (
     DeviceListQuery,
     DevicePatch,
     DeviceReplace,
+    Identifiers,
 )
 from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
 from chalicelib.firmware.service import require_compatible
@@ -45,6 +46,28 @@ def get_visible(principal: Principal, device_id: int) -> dict:
     item = db.get(device_id)
     if item is None or not principal.can_see(int(item["organization_id"])):
         raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND")
+    return item
+
+
+def find_visible(principal: Principal, kind: str, value: str) -> dict:
+    """The device a serial number (kind "serial") or identifier (any of IDENTIFIER_KINDS) names, if the caller
+    may see it. The caller has checked `kind`; a value no device could hold (a bad check digit) is not found.
+
+    Raises:
+        NotFound: DEVICE_NOT_FOUND, as for an unknown id.
+    """
+    from pydantic import ValidationError
+
+    missing = NotFound(f"No device with {kind} {value}.", code="DEVICE_NOT_FOUND")
+    if kind != "serial":
+        try:
+            value = getattr(Identifiers.model_validate({kind: value}), kind)  # the stored, normalised form
+        except ValidationError:
+            raise missing from None
+    device_id = db.find_id(kind, value)
+    item = db.get(device_id) if device_id is not None else None
+    if item is None or not principal.can_see(int(item["organization_id"])):
+        raise missing
     return item
 
 

@@ -193,6 +193,54 @@ def audit_device_pk(device_id: int) -> str:
     return f"AUDIT#DEV#{_n(device_id)}"
 
 
+# --- diagnostics (API.md §4): key builders of chalicelib/diagnostics ------------------------------
+
+
+# --- telemetry (API.md §5, §6): raw records, de-duplication guards, the rollups' change log --------
+
+# The three record kinds and the suffix of their per-device partition.
+TELEMETRY_KINDS: dict[str, str] = {"connection_event": "CONN", "app_session": "APP", "usage": "USE"}
+# The change log is spread over this many partitions (by device id) so that no single partition
+# takes every ingest write of the fleet.
+CHANGE_LOG_SHARDS = 4
+
+
+def telemetry_partition(device_id: int, kind: str) -> str:
+    """A device's records of one kind: one sorted range, so a history page is one Query."""
+    return f"{device_partition(device_id)}#{TELEMETRY_KINDS[kind]}"
+
+
+def telemetry_sort_value(at: str, event_id: str) -> str:
+    """`at` is clock.iso (UTC, ms, Z): string order is time order; ties at one millisecond by event_id."""
+    return f"{at}#{event_id}"
+
+
+def telemetry_key(device_id: int, kind: str, at: str, event_id: str) -> dict:
+    return {"PK": telemetry_partition(device_id, kind), "SK": telemetry_sort_value(at, event_id)}
+
+
+def event_guard_key(organization_id: int, kind: str, event_id: str) -> dict:
+    """One per accepted record: event ids are the client's, unique within its organization and kind."""
+    return {"PK": f"EVT#{_n(organization_id)}#{TELEMETRY_KINDS[kind]}#{event_id}", "SK": "GUARD"}
+
+
+def change_log_partition(shard: int) -> str:
+    return f"CHANGES#{shard}"
+
+
+def change_log_key(device_id: int, ingested_at: str, hour: str, kind: str, nonce: str) -> dict:
+    """One entry per (device, hour of the records, kind) an ingest batch touched, in ingest order.
+
+    The rollups read each shard from their watermark on and recompute only the buckets named here.
+    """
+    shard = int(device_id) % CHANGE_LOG_SHARDS
+    return {"PK": change_log_partition(shard),
+            "SK": f"{ingested_at}#{_n(device_id)}#{hour}#{TELEMETRY_KINDS[kind]}#{nonce}"}
+
+
+# --- rollups and their aggregates (API.md §7, §8): key builders of chalicelib/rollups --------------
+
+
 # --- access patterns ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
