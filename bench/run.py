@@ -4,6 +4,7 @@ import gc
 import os
 import time
 import warnings
+from importlib import import_module
 
 from bench import ENV, ROOT
 
@@ -34,6 +35,9 @@ DEEP_PAGE = 50
 OPERATIONS = {100: 200, 5_000: 100}
 OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
+# Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
+# its Markdown section, appended to the report.
+SECTIONS: tuple[str, ...] = ()
 
 
 def measure_api():
@@ -95,6 +99,9 @@ def main() -> None:
     rounds, seeding, cold_token, deep, remote = measure_api()
     text = report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, remote,
                          time.perf_counter() - start)
+    for name in SECTIONS:
+        print(f"measuring {name}", flush=True)
+        text += "\n" + import_module(name).measure()
     OUTPUT.write_text(text)
     print(text)
     print(f"written to {OUTPUT.relative_to(ROOT)}")

@@ -1,0 +1,45 @@
+"""A fresh moto world with the app, its table and queues, and a Meter counting every request: for the
+benchmark sections of later capabilities (bench.run.SECTIONS), each measured in a world of its own."""
+from contextlib import contextmanager
+
+from bench import ROOT
+
+_meter = None
+
+
+@contextmanager
+def world():
+    """Yields (chalice test client, Meter); the Meter also times each route (meter.take_phase)."""
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from app import app
+    from bench.counting import Meter
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+    from chalicelib.device_types import db as device_types_db
+    from chalicelib.operations import drivers, queue
+    from chalicelib.store import dynamo
+    from chalicelib.tokens import service as token_service
+    from local.moto_server import transactions_backing_up_items
+    from local.provision import provision
+
+    global _meter
+    if _meter is None:   # one per process: a middleware cannot be unregistered
+        _meter = Meter()
+        app.register_middleware(_meter.route_phase, "http")
+    meter = _meter
+    meter.take()
+    with mock_aws(), transactions_backing_up_items():
+        aws.reset_clients()
+        get_settings.cache_clear()
+        dynamo.forget_sequences()
+        token_service.forget_cached_tokens()
+        queue.forget_queue_urls()
+        drivers.reset_driver()
+        device_types_db.forget_cached()
+        meter.attach(aws.session())
+        with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
+            get_settings.cache_clear()
+            provision()
+            yield client, meter
