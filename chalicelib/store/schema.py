@@ -240,6 +240,21 @@ def change_log_key(device_id: int, ingested_at: str, hour: str, kind: str, nonce
 
 # --- rollups and their aggregates (API.md §7, §8): key builders of chalicelib/rollups --------------
 
+def device_hour_key(device_id: int, hour: str) -> dict:
+    """A device's figures for one hour (`hour` = clock.iso of its start), written by the rollups.
+
+    Attributes read by chalicelib/analytics: organization_id, device_id, hour, sessions (connection
+    Start events), mo_bytes, mt_bytes, protocols {protocol: bytes}, ips {ip: {"bytes", "last_seen"}},
+    computed_at. Only hours that hold records have an item.
+    """
+    return {"PK": f"{device_partition(device_id)}#AGG", "SK": f"H#{hour}"}
+
+
+def organization_hour_key(organization_id: int, hour: str) -> dict:
+    """An organization's figures for one hour: the device-hour attributes summed, plus
+    subscribers {physical_id: {"bytes", "last_seen"}}. Only hours that hold records have an item."""
+    return {"PK": f"AGG#ORG#{_n(organization_id)}#HOUR", "SK": hour}
+
 
 # --- access patterns ----------------------------------------------------------------------------
 
