@@ -143,11 +143,143 @@ def list_audit_log():
 
 # --- diagnostics (API.md §4) ----------------------------------------------------------------------
 
+DIAGNOSTIC_PAGE = (20, 100)
+
+
+@app.route("/inventory_device_diags", methods=["GET"])
+def list_inventory_device_diags():
+    req = app.current_request
+    query = parse_query(req, diagnostics.models.DiagnosticListQuery)
+    paging = Paging(query, *DIAGNOSTIC_PAGE)
+    results, more, count, last = diagnostics.service.list_entries(principal(), query, paging)
+    return page_body(req, paging, count, results, last, more)
+
+
+@app.route("/inventory_device_diags", methods=["POST"])
+def create_inventory_device_diag():
+    req = app.current_request
+    body = parse_body(req, diagnostics.models.DiagnosticCreate)
+    return run_once(req, principal(), lambda: respond(diagnostics.service.create_entry(principal(), body), 201))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def run_health_checks(event):
+    diagnostics.checks.run_due()
+
 
 # --- telemetry ingestion and connection history (API.md §5, §6) --------------------------------------
 
+def _ingest(kind: str):
+    req = app.current_request
+    body = parse_body(req, telemetry.models.IngestRequest)
+    return run_once(req, principal(), lambda: respond(telemetry.ingest.ingest(principal(), kind, body), 202))
+
+
+@app.route("/telemetry/connection_events", methods=["POST"])
+def ingest_connection_events():
+    return _ingest("connection_event")
+
+
+@app.route("/telemetry/app_sessions", methods=["POST"])
+def ingest_app_sessions():
+    return _ingest("app_session")
+
+
+@app.route("/telemetry/usage", methods=["POST"])
+def ingest_usage_records():
+    return _ingest("usage")
+
+
+@app.route("/devices/connections/actions/list", methods=["POST"])
+def list_device_connections():
+    req = app.current_request
+    return telemetry.views.list_connections(req, principal(), telemetry.models.parse_history_request(req))
+
+
+@app.route("/inventory_device/{device_id}/connection_history", methods=["GET"])
+def get_connection_history(device_id):
+    req = app.current_request
+    return telemetry.views.connection_history(req, principal(), parse_id(device_id, "device"),
+                                              parse_query(req, telemetry.models.HistoryQuery))
+
 
 # --- connection summary, analytics and their rollups (API.md §7, §8) ---------------------------------
+
+@app.route("/device_app_connection_summary", methods=["GET"])
+def get_device_app_connection_summary():
+    req = app.current_request
+    query = parse_query(req, analytics.summary_models.SummaryQuery)
+    paging = Paging(query, *analytics.summary_models.SUMMARY_PAGE)
+    page = analytics.summary.connection_summary(principal(), query, paging)
+    return _cached(page.body(page_body(req, paging, page.count, page.results, page.last, page.more)))
+
+
+def _cached(body: dict):
+    """Cache-Control and ETag; 304 without a body when If-None-Match names the ETag."""
+    tag = analytics.summary.etag(body)
+    headers = analytics.summary.cache_headers(tag)
+    if analytics.summary.not_modified(app.current_request.headers.get("if-none-match"), tag):
+        return respond(None, 304, headers)
+    return respond(body, 200, headers)
+
+
+@app.route("/admin/rollups", methods=["POST"])
+def run_rollups():
+    req = app.current_request
+    return run_once(req, principal(), lambda: respond(rollups.service.run_now(principal())))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def roll_up_telemetry(event):
+    rollups.service.run_scheduled()
+
+
+def _analytics_query(subscriber: bool = False):
+    model = analytics.models.SubscriberQuery if subscriber else analytics.models.AnalyticsQuery
+    return parse_query(app.current_request, model)
+
+
+@app.route("/analytics/data-usage", methods=["GET"])
+def get_company_data_usage():
+    return analytics.service.company_data_usage(principal(), _analytics_query())
+
+
+@app.route("/analytics/data-usage-by-subscriber", methods=["GET"])
+def get_company_data_usage_by_subscriber():
+    return analytics.service.company_usage_by_subscriber(principal(), _analytics_query())
+
+
+@app.route("/analytics/data-usage/{physical_id}", methods=["GET"])
+def get_subscriber_data_usage(physical_id):
+    caller = analytics.service.subscriber_caller(principal())   # 403 before the query's 400
+    return analytics.service.subscriber_data_usage(caller, physical_id, _analytics_query(subscriber=True))
+
+
+@app.route("/analytics/session-count", methods=["GET"])
+def get_company_session_count():
+    return analytics.service.company_session_count(principal(), _analytics_query())
+
+
+@app.route("/analytics/session-count/{physical_id}", methods=["GET"])
+def get_subscriber_session_count(physical_id):
+    caller = analytics.service.subscriber_caller(principal())
+    return analytics.service.subscriber_session_count(caller, physical_id, _analytics_query(subscriber=True))
+
+
+@app.route("/analytics/data-usage-network-protocol", methods=["GET"])
+def get_company_data_usage_by_protocol():
+    return analytics.service.company_usage_by_protocol(principal(), _analytics_query())
+
+
+@app.route("/analytics/data-usage-ip-address", methods=["GET"])
+def get_company_data_usage_by_ip():
+    return analytics.service.company_usage_by_ip(principal(), _analytics_query())
+
+
+@app.route("/analytics/data-usage-ip-address/{physical_id}", methods=["GET"])
+def get_subscriber_data_usage_by_ip(physical_id):
+    caller = analytics.service.subscriber_caller(principal())
+    return analytics.service.subscriber_usage_by_ip(caller, physical_id, _analytics_query(subscriber=True))
 
 
 # --- administration (API.md §9) -------------------------------------------------------------------
@@ -218,3 +350,11 @@ def set_simulator_behaviour(device_id):
 def get_simulator_behaviour(device_id):
     operations.simulator.require_enabled()
     return operations.simulator.get_behaviour(principal(), parse_id(device_id, "device"))
+
+
+# --- API description ----------------------------------------------------------------------------------
+
+@app.route("/openapi.json", methods=["GET"])
+def get_openapi_description():
+    from chalicelib.api import openapi  # every model of the API: loaded by this route only (cold start)
+    return openapi.document(app.routes, openapi.server_url(app.current_request))

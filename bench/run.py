@@ -37,7 +37,7 @@ OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
 # its Markdown section, appended to the report.
-SECTIONS: tuple[str, ...] = ()
+SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups")
 
 
 def measure_api():

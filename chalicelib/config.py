@@ -29,6 +29,8 @@ class Settings(BaseModel):
     driver_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Days raw telemetry (connection events, app sessions, usage records) is kept before its TTL expires it.
     telemetry_retention_days: int = Field(default=400, ge=91, le=3650)
+    # The rollups read change-log entries older than this: an ingest batch finishes within it (make run sets it low).
+    rollup_settle_seconds: int = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _driver_has_an_address(self):

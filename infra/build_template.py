@@ -1,11 +1,22 @@
 """The --merge-template for `chalice package`: what Chalice does not declare, from the code's own declarations.
 
 The table comes from store.schema.table_definition, the queue and its dead-letter queue from
-operations/queue.py, so tests, `make run` and the deployment share one source. The merge also turns on
-partial batch responses for the agent's SQS event source, which Chalice cannot do (STYLE fact 3): the
-merge is deep, so the event source keeps Chalice's queue ARN and gains FunctionResponseTypes, and the
-function waits for the queue with DependsOn.
+operations/queue.py, the functions from app.py (infra/functions.py), so tests, `make run` and the
+deployment share one source. On top of Chalice's template the merge:
+- turns on partial batch responses for the agent's SQS event source, which Chalice cannot do (STYLE
+  fact 3): the merge is deep, so the event source keeps Chalice's queue ARN and gains
+  FunctionResponseTypes, and the function waits for the queue with DependsOn;
+- names each function as `chalice deploy` would (fleetline-<stage>[-<handler>]), declares its log group
+  (retention, and no logs:CreateLogGroup needed at run time) and makes the function wait for it;
+- replaces each function's role policy (Chalice inlines .chalice/policy-<stage>-<function>.json) with the
+  same statements on this stack's exact ARNs (infra/policy.py);
+- adds the alarms and their SNS topic (infra/alarms.py).
+Lists replace and dicts merge, and an intrinsic cannot be swapped for another (the two keys would merge).
 Run: `python -m infra.build_template <stage> <out.json>` (`make package` does).
+
+`python -m infra.build_template --beside-chalice-deploy <stage> <out.json>` writes instead a stack of its own
+for `chalice deploy`, which makes the functions, API and schedules but nothing else: the same table,
+queues, key, log groups and alarms, the functions named by the names `chalice deploy` gives them.
 """
 import json
 import sys
@@ -13,34 +24,102 @@ from pathlib import Path
 
 from chalicelib.operations import queue
 from chalicelib.store import schema
-from infra.policy import stage_variables
+from infra import alarms
+from infra.functions import lambda_functions
+from infra.policy import CONFIG_PATH, StackArns, policy, stage_variables
 
 AGENT = "OperationsAgentHandler"   # Chalice's logical id for the operations_agent_handler function
+LOG_RETENTION_DAYS = {"prod": 90, "dev": 14}
+# Said outright (cfn-lint I3011 asks): queues and logs go with the stack. A queued message only points at an
+# operation whose state lives in the table, and a kept log group would block re-creating the stack.
+TRANSIENT = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}
 
 
-def merge_template(stage: str) -> dict:
+def merge_template(stage: str, app=None) -> dict:
+    if app is None:
+        from app import app
     names = stage_variables(stage)
+    api_stage = json.loads(CONFIG_PATH.read_text())["stages"][stage].get("api_gateway_stage", "api")
+    api_name = f"fleetline-{stage}"
+    functions = lambda_functions(app)
+    resources = {
+        **stateful_resources(names),
+        "RestAPI": {"Properties": {"Name": api_name}},
+        **alarms.alarm_resources(stage, functions, api_name, api_stage),
+    }
+    for function in functions:
+        log_group = f"{function.logical_id}LogGroup"
+        resources[log_group] = _log_group(stage, function)
+        resources[function.logical_id] = {"DependsOn": [log_group],
+                                          "Properties": {"FunctionName": function.deployed_name(stage)}}
+        resources[function.role_logical_id] = {"Properties": {"Policies": [{
+            "PolicyName": f"{function.role_logical_id}Policy",
+            "PolicyDocument": policy(stage, function, StackArns())}]}}
+    if AGENT in resources:
+        resources[AGENT]["DependsOn"].append("OperationsQueue")
+        resources[AGENT]["Properties"]["Events"] = {f"{AGENT}SqsEventSource": {
+            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+    return {
+        "Description": f"Fleetline, stage {stage}: API, operations agent, schedules, table, queues, key, alarms.",
+        "Parameters": alarms.PARAMETERS,
+        "Conditions": alarms.CONDITIONS,
+        "Resources": resources,
+        "Outputs": {
+            "TableName": {"Value": {"Ref": "Table"}},
+            "OperationsQueueUrl": {"Value": {"Ref": "OperationsQueue"}},
+            "OperationsDeadLetterQueueUrl": {"Value": {"Ref": "OperationsDeadLetterQueue"}},
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+        },
+    }
+
+
+def beside_chalice_deploy(stage: str, app=None) -> dict:
+    """A stack of what `chalice deploy --stage <stage>` does not make, to deploy before it (README, Deploying)."""
+    if app is None:
+        from app import app
+    functions = lambda_functions(app)
+    api_stage = json.loads(CONFIG_PATH.read_text())["stages"][stage].get("api_gateway_stage", "api")
+    resources = stateful_resources(stage_variables(stage))
+    for function in functions:
+        resources[f"{function.logical_id}LogGroup"] = _log_group(stage, function)
+    # chalice deploy imports the API from its swagger document, whose title is the app's name.
+    resources |= alarms.alarm_resources(stage, functions, "fleetline", api_stage,
+                                        function_name=lambda function: function.deployed_name(stage))
+    return {"AWSTemplateFormatVersion": "2010-09-09",
+            "Description": f"Fleetline, stage {stage}: what `chalice deploy` does not make (data, logs, alarms).",
+            "Parameters": alarms.PARAMETERS, "Conditions": alarms.CONDITIONS, "Resources": resources,
+            "Outputs": {"TableName": {"Value": {"Ref": "Table"}},
+                        "OperationsDeadLetterQueueUrl": {"Value": {"Ref": "OperationsDeadLetterQueue"}},
+                        "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}}}}
+
+
+def _log_group(stage: str, function) -> dict:
+    return {"Type": "AWS::Logs::LogGroup", **TRANSIENT, "Properties": {
+        "LogGroupName": function.log_group(stage), "RetentionInDays": LOG_RETENTION_DAYS.get(stage, 30)}}
+
+
+def stateful_resources(names: dict) -> dict:
+    """The table, the operations queue with its dead-letter queue, and the device-secrets key."""
     table = schema.table_definition(names["TABLE_NAME"])
     queue_name = names["OPERATIONS_QUEUE_NAME"]
-    return {"Resources": {
+    return {
         "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
                   "Properties": {**table,
                                  "TimeToLiveSpecification": {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True},
                                  "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}},
-        "OperationsDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+        "OperationsDeadLetterQueue": {"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
             "QueueName": queue.dead_letter_queue_name(queue_name), **_cfn(queue.dead_letter_attributes())}},
-        "OperationsQueue": {"Type": "AWS::SQS::Queue", "Properties": {
+        "OperationsQueue": {"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
             "QueueName": queue_name,
             **_cfn({k: v for k, v in queue.queue_attributes("").items() if k != "RedrivePolicy"}),
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": queue.MAX_RECEIVES}}},
-        "DeviceSecretsKey": {"Type": "AWS::KMS::Key", "Properties": {
-            "Description": "Fleetline device passwords", "EnableKeyRotation": True}},
+        # Retained like the table: deleting the key would make every stored device password unreadable.
+        "DeviceSecretsKey": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                             "Properties": {"Description": "Fleetline device passwords", "EnableKeyRotation": True}},
         "DeviceSecretsAlias": {"Type": "AWS::KMS::Alias", "Properties": {
             "AliasName": names["KMS_KEY_ID"], "TargetKeyId": {"Ref": "DeviceSecretsKey"}}},
-        AGENT: {"DependsOn": ["OperationsQueue"], "Properties": {"Events": {f"{AGENT}SqsEventSource": {
-            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}},
-    }}
+    }
 
 
 def _cfn(attributes: dict[str, str]) -> dict:
@@ -49,6 +128,8 @@ def _cfn(attributes: dict[str, str]) -> dict:
 
 
 if __name__ == "__main__":
-    stage, out = sys.argv[1], Path(sys.argv[2])
+    beside = "--beside-chalice-deploy" in sys.argv
+    stage, out = [arg for arg in sys.argv[1:] if arg != "--beside-chalice-deploy"]
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
+    out.write_text(json.dumps(beside_chalice_deploy(stage) if beside else merge_template(stage), indent=2) + "\n")

@@ -1,41 +1,199 @@
-"""The IAM policy the Lambdas run with, from the same names the stage declares (no `*` where a name is known).
+"""One IAM policy per Lambda: the actions its code calls, on the resources the stage names (docs/deployment.md).
 
-`autogen_policy` is off: Chalice's generated policy misses every call made from chalicelib/ (STYLE fact 10).
-Written to .chalice/policy-<stage>.json by `python -m infra.policy <stage>`; `make package` runs it.
+`autogen_policy` is off: Chalice's generated policy misses every call made from chalicelib/ (STYLE fact 10),
+and one policy for all functions would let the schedules send to the queue and the agent encrypt secrets.
+Each function's grants are declared in GRANTS from what its code calls (grep `aws.client(` / `aws.dynamodb()`);
+tests/infra/test_least_privilege.py runs every handler under moto, records each AWS request it makes and
+checks that the function's own policy allows it, so a grant missing here fails a test, not a deployment.
+
+A scheduled handler nobody declared gets DEFAULT_SCHEDULE (reads and writes on the table, nothing else);
+any other new kind of handler must be declared. `python -m infra.policy` writes
+.chalice/policy-<stage>-<function>.json for every stage and function and points each function's
+`iam_policy_file` at it in .chalice/config.json (`chalice deploy` reads those), and refreshes the grants
+table in docs/deployment.md. `chalice package` inlines the same files; infra/build_template.py then swaps
+in the same statements with the stack's exact ARNs.
 """
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from infra.functions import Function, lambda_functions
+
 ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
+CONFIG_PATH = CHALICE_DIR / "config.json"
+DOCS_PATH = ROOT / "docs" / "deployment.md"
+TABLE_START, TABLE_END = "<!-- grants table: python -m infra.policy -->", "<!-- end of grants table -->"
+
+# TransactWriteItems has no action of its own: IAM checks each item's Put/Update/Delete/ConditionCheck.
+TABLE_READS = ("dynamodb:GetItem", "dynamodb:Query")
+TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+
+
+@dataclass(frozen=True)
+class Grants:
+    table: tuple[str, ...] = ()
+    queue: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+
+
+GRANTS: dict[str, Grants] = {
+    # Routes: every item action (DeleteItem for device deletes and powertools' idempotency records,
+    # BatchWriteItem for the cascade delete and telemetry, BatchGetItem for telemetry's devices and
+    # de-duplication guards, ConditionCheckItem for guards in transactions); the
+    # producer's two SQS calls; KMS Encrypt for device passwords. Nothing in the API decrypts them.
+    "api_handler": Grants(
+        table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+               "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",)),
+    # The agent: reads by key and transitions in transactions (no Query); its event source mapping,
+    # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
+    # itself changes visibility (backoff, releasing skipped messages) after one GetQueueUrl. The GenieACS
+    # driver talks HTTP to the ACS, which holds the devices' CWMP credentials: no KMS.
+    "operations_agent_handler": Grants(
+        table=("dynamodb:GetItem", *TABLE_WRITES),
+        queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+               "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")),
+    # The sweep times operations out in the table (GSI3 query, transitions); it sends nothing.
+    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES)),
+}
+# Any other schedule (health checks, rollups): reads, writes, transactions guarded by a ConditionCheck
+# (the device still exists) and batch writes (IAM has one action for batch puts and deletes); no DeleteItem,
+# no queue, no key.
+DEFAULT_SCHEDULE = Grants(table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:ConditionCheckItem",
+                                 "dynamodb:BatchWriteItem"))
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+PASSWORD_CONTEXT = {"kms:EncryptionContext:purpose": "device-password"}
+
+
+def grants_for(function: Function) -> Grants:
+    """Raises KeyError for a handler that is neither declared nor a schedule (it needs a decision)."""
+    if function.name in GRANTS:
+        return GRANTS[function.name]
+    if function.kind == "schedule":
+        return DEFAULT_SCHEDULE
+    raise KeyError(f"{function.kind} handler {function.name!r} has no grants: declare them in infra/policy.py")
 
 
 def stage_variables(stage: str) -> dict:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    config = json.loads(CONFIG_PATH.read_text())
     return {**config.get("environment_variables", {}), **config["stages"][stage]["environment_variables"]}
 
 
-def policy(stage: str) -> dict:
+class FileArns:
+    """ARNs for a policy file, valid in any account and region (`chalice deploy` takes files as they are)."""
+
+    def arn(self, service: str, resource: str):
+        return f"arn:aws:{service}:*:*:{resource}"
+
+    def key(self, alias: str) -> tuple[object, dict]:
+        # The key's id is made by KMS, so a file cannot name it: any key of the account, while it has the alias.
+        return self.arn("kms", "key/*"), {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+
+
+class StackArns:
+    """ARNs for the packaged stack: this account and region, the key by reference."""
+
+    def arn(self, service: str, resource: str):
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+    def key(self, alias: str) -> tuple[object, dict]:
+        return {"Fn::GetAtt": ["DeviceSecretsKey", "Arn"]}, {}
+
+
+def policy(stage: str, function: Function, arns=None) -> dict:
+    """The policy document of one function in one stage."""
+    arns = arns or FileArns()
     names = stage_variables(stage)
-    table = f"arn:aws:dynamodb:*:*:table/{names['TABLE_NAME']}"
+    grants = grants_for(function)
+    statements = []
+    if grants.table:
+        table = f"table/{names['TABLE_NAME']}"
+        # Only a Query can name an index; every other action is on the table itself.
+        resources = [arns.arn("dynamodb", table)]
+        if "dynamodb:Query" in grants.table:
+            resources.append(arns.arn("dynamodb", f"{table}/index/*"))
+        statements.append(_statement("Table", grants.table, resources))
     queue_name = names["OPERATIONS_QUEUE_NAME"]
-    return {"Version": "2012-10-17", "Statement": [
-        {"Sid": "Table", "Effect": "Allow",
-         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                    "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"],
-         "Resource": [table, f"{table}/index/*"]},
-        {"Sid": "OperationsQueue", "Effect": "Allow",
-         "Action": ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
-         "Resource": f"arn:aws:sqs:*:*:{queue_name}"},
-        {"Sid": "DeviceSecrets", "Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt"],
-         "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:purpose": "device-password"}}},
-        {"Sid": "Logs", "Effect": "Allow",
-         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-         "Resource": "arn:aws:logs:*:*:*"},
-    ]}
+    if grants.queue:
+        statements.append(_statement("OperationsQueue", grants.queue, [arns.arn("sqs", queue_name)]))
+    if grants.key:
+        key, condition = arns.key(names["KMS_KEY_ID"])
+        statements.append(_statement("DeviceSecrets", grants.key, [key],
+                                     {"StringEquals": PASSWORD_CONTEXT, **condition}))
+    log_group = f"log-group:{function.log_group(stage)}"
+    statements.append(_statement("OwnLogs", LOG_ACTIONS, [arns.arn("logs", log_group),
+                                                          arns.arn("logs", f"{log_group}:*")]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _statement(sid: str, actions, resources: list, condition: dict | None = None) -> dict:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def policy_file_name(stage: str, function: Function) -> str:
+    return f"policy-{stage}-{function.name}.json"
+
+
+def expected_files(app, config: dict) -> dict[str, dict]:
+    """file name in .chalice/ -> content, for every stage and function, config.json included."""
+    config = json.loads(json.dumps(config))
+    files = {}
+    functions = lambda_functions(app)
+    for stage, stage_config in config["stages"].items():
+        entries = stage_config.setdefault("lambda_functions", {})
+        for name in list(entries):   # a handler that is gone keeps its other settings, not a dead policy
+            if name not in {f.name for f in functions}:
+                entries[name].pop("iam_policy_file", None)
+                if not entries[name]:
+                    del entries[name]
+        for function in functions:
+            files[policy_file_name(stage, function)] = policy(stage, function)
+            entries.setdefault(function.name, {})["iam_policy_file"] = policy_file_name(stage, function)
+    files["config.json"] = config
+    return files
+
+
+def documented(app, text: str) -> str:
+    """docs/deployment.md's text with the grants table between its markers replaced by the current one."""
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    return text[:start] + "\n" + grants_table(app) + "\n" + text[end:]
+
+
+def write_all(app) -> list[str]:
+    """Write every policy file, the config entries and the docs table; remove policy files of handlers gone."""
+    files = expected_files(app, json.loads(CONFIG_PATH.read_text()))
+    for stale in CHALICE_DIR.glob("policy-*.json"):
+        if stale.name not in files:
+            stale.unlink()
+    for name, content in files.items():
+        (CHALICE_DIR / name).write_text(json.dumps(content, indent=2) + "\n")
+    DOCS_PATH.write_text(documented(app, DOCS_PATH.read_text()))
+    return sorted(files)
+
+
+def grants_table(app) -> str:
+    """The grants of every function as the markdown table docs/deployment.md holds (a test compares them)."""
+    def cell(actions) -> str:
+        return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
+
+    rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
+            "| KMS: the device-secrets key | CloudWatch Logs |", "| --- | --- | --- | --- | --- |"]
+    for function in lambda_functions(app):
+        grants = grants_for(function)
+        default = ", default grants" if function.name not in GRANTS else ""
+        rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
+                    f"| {cell(grants.key)} | own log group |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":
-    stage = sys.argv[1] if len(sys.argv) > 1 else "dev"
-    (ROOT / ".chalice" / f"policy-{stage}.json").write_text(json.dumps(policy(stage), indent=2) + "\n")
+    from app import app
+
+    written = write_all(app)
+    print(f"wrote {len(written)} files in .chalice/ and the grants table of {DOCS_PATH.relative_to(ROOT)}",
+          file=sys.stderr)

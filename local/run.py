@@ -90,6 +90,9 @@ def local_environment(moto_port: int) -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         # No CloudWatch here: metric blobs would only clutter the console and the logs.
         "POWERTOOLS_METRICS_DISABLED": "true",
+        # An ingest batch on this machine finishes within a second or two, and the rollups that fire as the
+        # workers start must see the demo's telemetry loaded just before (chalicelib/rollups/changes.py).
+        "ROLLUP_SETTLE_SECONDS": "2",
     }
 
 
@@ -154,6 +157,7 @@ def main() -> int:
         from local.demo import load_demo, write_tokens
         from local.examples import curl_examples
         from local.provision import provision
+        from local.telemetry_demo import load_demo_telemetry
 
         provision()
         # Started before the demo loads, so its start-up overlaps the loading.
@@ -165,6 +169,7 @@ def main() -> int:
 
         load_started = time.monotonic()
         fleet = load_demo(devices=demo_devices)
+        load_demo_telemetry(fleet.devices)   # a week of connection events, app sessions and usage records
         load_seconds = time.monotonic() - load_started
         write_tokens(fleet, TOKENS_PATH)
         api.wait_until(lambda: api_answers(api_port, fleet.tokens["platform_admin"]), START_TIMEOUT_SECONDS,

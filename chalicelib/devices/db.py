@@ -8,6 +8,7 @@ from boto3.dynamodb.conditions import Attr
 
 from chalicelib import clock
 from chalicelib.audit import db as audit_db
+from chalicelib.diagnostics import db as diagnostics_db
 from chalicelib.errors import Conflict, ValidationFailed, field_problem
 from chalicelib.store import dynamo, schema
 
@@ -147,7 +148,9 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
         new = {**record, "id": new_id}
         labelled = [("device", {"Put": {"Item": _item(new), "ConditionExpression": "attribute_not_exists(PK)"}}),
                     *_organization_exists(None, new), *_guard_actions(None, new), *_counter_updates(None, new),
-                    _audit(new, "create", changes, actor, at)]
+                    _audit(new, "create", changes, actor, at),
+                    ("health", diagnostics_db.state_put(new_id, new.get("update_frequency"),
+                                                        clock.parse_iso(new["created"]) if new.get("created") else at))]
         labels[:] = ["id", *(label for label, _ in labelled)]
         return [action for _, action in labelled]
 
@@ -168,9 +171,12 @@ def replace(old: dict, new: dict, changes: dict, actor: dict | None, extra: list
     put = {"Put": {"Item": _item(new), "ConditionExpression": "version = :v",
                    "ExpressionAttributeValues": {":v": old["version"]}}}
     audit = [_audit(new, "update", changes, actor, clock.now())] if changes else []
+    # The scheduled health check follows a new update_frequency (its due time is not on the device item).
+    schedule = ([("health", diagnostics_db.reschedule(int(new["id"]), new.get("update_frequency"), clock.now()))]
+                if old.get("update_frequency") != new.get("update_frequency") else [])
     # A failed condition on an extra item means someone else moved first, like the version check.
     _write([("version", put), *_organization_exists(old, new), *_guard_actions(old, new),
-            *_counter_updates(old, new), *audit,
+            *_counter_updates(old, new), *audit, *schedule,
             *(("version", action) for action in extra)])
 
 
@@ -185,6 +191,7 @@ def delete(old: dict, changes: dict, actor: dict | None) -> None:
     _write([("version", remove), *_guard_actions(old, None), *_counter_updates(old, None),
             _audit(old, "delete", changes, actor, clock.now())])
     # The device is gone atomically above; what it owned is swept after (diagnostics, operations...).
+    diagnostics_db.release_counts(int(old["id"]))
     from boto3.dynamodb.conditions import Key
     owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(int(old["id"]))),
                              ProjectionExpression="PK, SK")

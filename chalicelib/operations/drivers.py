@@ -87,6 +87,18 @@ class Driver(Protocol):
             DriverError: the status could not be learned (the caller keeps the stored one).
         """
 
+    def diagnose(self, device: DeviceRef, helper: str, timeout: float) -> dict:
+        """Run the diagnostic helper `helper` (the device type's `diagnostic_helper`) within `timeout` seconds.
+
+        Returns the figures measured, each only when the device reports it: `cpu_usage`, `memory_usage`,
+        `disk_usage` (percent, 0-100) and `network_status` ("connected" or "disconnected").
+
+        Raises:
+            DeviceUnreachable: the device could not be reached (it is offline).
+            OutcomeUncertain: no answer within `timeout`.
+            DeviceFault: the device cannot run the helper ("NOT_SUPPORTED") or answered with a fault.
+        """
+
 
 def check_operation(operation: str) -> None:
     if operation not in OPERATIONS:

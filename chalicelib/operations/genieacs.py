@@ -49,6 +49,11 @@ Assumptions, since Fleetline stores no OUI:
   5 minutes when that is unknown. An ACS that cannot answer raises DeviceUnreachable (the caller
   keeps the stored status): a slow ACS says nothing about the device.
 - `timeout` bounds connecting and each read (urllib), not the sum of them.
+- `diagnose` (any helper name) asks the device, through a connection request, to refresh
+  `Device.DeviceInfo.` (a refreshObject reads only the parameters the device has, so a device without
+  one is not a fault), then reads the TR-181 parameters of DIAGNOSTIC_PARAMETERS from the ACS: CPU and
+  memory are fresh, disk and link as the ACS last saw them. A device reporting none of them is
+  DeviceFault("NOT_SUPPORTED"); a task the ACS only queued is DeviceUnreachable (a read: nothing to repeat).
 """
 import http.client
 import json
@@ -76,6 +81,12 @@ DEBUG_PARAMETER = "VirtualParameters.FleetlineDebug"
 DEFAULT_ONLINE_WINDOW = timedelta(minutes=5)
 # What a follow-up call (read back, fault lookup) gets at least when the first one used the budget.
 MIN_FOLLOW_UP_SECONDS = 0.5
+CPU_USAGE = "Device.DeviceInfo.ProcessStatus.CPUUsage"
+MEMORY_TOTAL, MEMORY_FREE = "Device.DeviceInfo.MemoryStatus.Total", "Device.DeviceInfo.MemoryStatus.Free"
+DISK_CAPACITY = "Device.Services.StorageService.1.LogicalVolume.1.Capacity"
+DISK_USED = "Device.Services.StorageService.1.LogicalVolume.1.UsedSpace"
+LINK_STATUS = "Device.IP.Interface.1.Status"
+DIAGNOSTIC_PARAMETERS = (CPU_USAGE, MEMORY_TOTAL, MEMORY_FREE, DISK_CAPACITY, DISK_USED, LINK_STATUS)
 _UNESCAPED = re.compile(r"[A-Za-z0-9_]")
 _CWMP_CODE = re.compile(r"[89][0-9]{3}")
 
@@ -172,6 +183,27 @@ class GenieAcsDriver:
         window = timedelta(seconds=2 * device.update_frequency) if device.update_frequency else DEFAULT_ONLINE_WINDOW
         return clock.now() - last_inform <= window
 
+    def diagnose(self, device: DeviceRef, helper: str, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        acs_id = acs_device_id(device)
+        task = {"name": "refreshObject", "objectName": "Device.DeviceInfo.", "uniqueKey": "fleetline-diagnose"}
+        url = (f"{self.base_url}/devices/{quote(acs_id, safe='')}/tasks?connection_request"
+               f"&timeout={max(1, int(timeout * 500))}")
+        reply = _send("POST", url, task, timeout, sent_task=False)
+        if reply.status == 202:
+            try:
+                self._raise_for_202(reply, acs_id, deadline)
+            except OutcomeUncertain as queued:
+                raise DeviceUnreachable(queued.code, queued.message) from None
+        if not 200 <= reply.status < 300:
+            raise _status_error(reply, sent_task=False)
+        query = urlencode({"query": json.dumps({"_id": acs_id}), "projection": ",".join(DIAGNOSTIC_PARAMETERS)})
+        found = self._read(f"{self.base_url}/devices/?{query}", _remaining(deadline))
+        figures = diagnostic_figures(found[0]) if found and isinstance(found[0], dict) else {}
+        if not figures:
+            raise DeviceFault("NOT_SUPPORTED", f"The device reports none of {', '.join(DIAGNOSTIC_PARAMETERS)}.")
+        return figures
+
     def _raise_for_202(self, reply: _Reply, acs_id: str, deadline: float) -> None:
         body = reply.json()
         fault = _fault_in(body)
@@ -229,6 +261,37 @@ def writable_values(node: dict, prefix: str = "") -> dict:
         else:
             values |= writable_values(child, f"{prefix}{key}.")
     return values
+
+
+def diagnostic_figures(document: dict) -> dict:
+    """cpu_usage, memory_usage, disk_usage (percent) and network_status from a GenieACS device document,
+    each only when its parameters are there."""
+    def value(path: str):
+        node = document
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        found = node.get("_value") if isinstance(node, dict) else None
+        if isinstance(found, str) and path != LINK_STATUS:
+            try:
+                return float(found)
+            except ValueError:
+                return None
+        return None if isinstance(found, bool) else found
+
+    def percent(part, whole) -> float | None:
+        if not isinstance(part, int | float) or not isinstance(whole, int | float) or whole <= 0:
+            return None
+        return round(min(100.0, max(0.0, 100 * part / whole)), 1)
+
+    total, free = value(MEMORY_TOTAL), value(MEMORY_FREE)
+    figures = {"cpu_usage": percent(value(CPU_USAGE), 100),
+               "memory_usage": percent(total - free, total) if all(isinstance(v, int | float) for v in (total, free))
+               else None,
+               "disk_usage": percent(value(DISK_USED), value(DISK_CAPACITY))}
+    link = value(LINK_STATUS)
+    if isinstance(link, str):
+        figures["network_status"] = "connected" if link == "Up" else "disconnected"
+    return {name: figure for name, figure in figures.items() if figure is not None}
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

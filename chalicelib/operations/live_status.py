@@ -5,7 +5,9 @@ stored status, so the response always comes back in time. A changed status is st
 counters and an audit entry) so that lists and counts agree with what was just shown.
 """
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 
 from chalicelib import clock
 from chalicelib.devices import db as devices_db
@@ -14,6 +16,19 @@ from chalicelib.observability import logger
 BUDGET_SECONDS = 3.0
 # Part of the budget kept for storing the statuses that changed.
 WRITE_RESERVE_SECONDS = 0.5
+MAX_THREADS = 32
+
+
+def run_concurrently(calls: list[Callable[[], object]], budget: float) -> dict[int, object]:
+    """Run the calls in threads; {index: result, or the exception raised} of those finished within `budget`
+    seconds. The others are abandoned, not waited for (also used by diagnostics' health checks)."""
+    if not calls:
+        return {}
+    pool = ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(calls)))
+    futures = {pool.submit(call): index for index, call in enumerate(calls)}
+    done, _ = wait(futures, timeout=max(0.0, budget))
+    pool.shutdown(wait=False, cancel_futures=True)
+    return {futures[future]: future.exception() or future.result() for future in done}
 
 
 def refresh(items: list[dict], budget: float = BUDGET_SECONDS) -> list[dict]:
@@ -25,26 +40,23 @@ def refresh(items: list[dict], budget: float = BUDGET_SECONDS) -> list[dict]:
     started = time.monotonic()
     probe_budget = max(0.1, budget - WRITE_RESERVE_SECONDS)
     driver = get_driver()
-    pool = ThreadPoolExecutor(max_workers=min(32, len(items)))
-    futures = {pool.submit(_probe, driver, DeviceRef.from_item(item), probe_budget): index
-               for index, item in enumerate(items)}
-    done, late = wait(futures, timeout=probe_budget)
-    pool.shutdown(wait=False, cancel_futures=True)   # late probes are abandoned, not waited for
+    answers = run_concurrently([partial(_probe, driver, DeviceRef.from_item(item), probe_budget) for item in items],
+                               probe_budget)
     fresh = list(items)
-    for future in done:
-        index = futures[future]
-        try:
-            online = future.result()
-        except DriverError:
+    late = len(items) - len(answers)
+    for index, online in answers.items():
+        if isinstance(online, DriverError):
             continue
+        if isinstance(online, BaseException):
+            raise online
         if online is None:
-            late.add(future)
+            late += 1
             continue
         status = "Up" if online else "Down"
         if status != items[index].get("status") and time.monotonic() - started < budget:
             fresh[index] = _store_status(items[index], status)
     if late:
-        logger.info("live status: devices kept their stored status", extra={"late": len(late)})
+        logger.info("live status: devices kept their stored status", extra={"late": late})
     return fresh
 
 

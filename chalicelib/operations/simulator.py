@@ -24,13 +24,21 @@ A firmware_update without a `version` is a 9003 (Invalid arguments) whatever the
 Otherwise: firmware_update returns {"software_version": version}; sync returns the device's
 configuration (writable parameters, derived from its id and serial number, so always the same);
 reconf returns the configuration it was given, if any; everything else returns {}.
+
+`diagnose` (a diagnostic helper, API.md §4) goes through steps 1 and 2 like a probe, then measures
+figures derived from the device id and the hour (the same within an hour, different across devices and
+hours, always below the alert thresholds of chalicelib/diagnostics/health.py) unless the behaviour's
+`diagnostics` forces some of them; `"supported": false` there makes it a DeviceFault("NOT_SUPPORTED").
 """
 import hashlib
+import json
 import time
+from decimal import Decimal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
-from chalicelib import devices
+from chalicelib import clock, devices
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound
 from chalicelib.operations.drivers import (
@@ -56,6 +64,23 @@ FAULTS: dict[str, tuple[str, str]] = {
 MAX_LATENCY_MS = 60_000
 
 
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class SimulatedDiagnostics(BaseModel):
+    """Figures a diagnostic helper measures on the simulated device instead of the derived ones."""
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_usage: Percent | None = None
+    memory_usage: Percent | None = None
+    disk_usage: Percent | None = None
+    network_status: Literal["connected", "disconnected"] | None = None
+    supported: bool = True
+
+    def forced(self) -> dict:
+        return self.model_dump(exclude={"supported"}, exclude_none=True)
+
+
 class SimulatorBehaviour(BaseModel):
     """How one simulated device behaves; a PUT replaces it whole (omitted fields take the defaults)."""
     model_config = ConfigDict(extra="forbid")
@@ -63,11 +88,20 @@ class SimulatorBehaviour(BaseModel):
     online: bool = True
     latency_ms: int = Field(default=0, ge=0, le=MAX_LATENCY_MS)
     fail: list[OperationName] = Field(default_factory=list)
+    diagnostics: SimulatedDiagnostics | None = None
 
     @field_validator("fail")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
+
+    @model_serializer(mode="wrap")
+    def _diagnostics_only_when_set(self, handler):
+        # Most devices never force figures: their behaviour reads as it did before the field existed.
+        data = handler(self)
+        if data.get("diagnostics") is None:
+            data.pop("diagnostics", None)
+        return data
 
 
 class SimulatedDriver:
@@ -75,12 +109,7 @@ class SimulatedDriver:
 
     def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
         check_operation(operation)
-        behaviour = read_behaviour(device.id)
-        if not behaviour.online:
-            raise DeviceUnreachable("CONNECTION_REQUEST_FAILED",
-                                    f"Device {device.serial_number} did not answer the connection request.")
-        if not _answer_within(behaviour.latency_ms, timeout):
-            raise OutcomeUncertain("TIMEOUT", f"No answer from device {device.serial_number} within {timeout:g} s.")
+        behaviour = _reach(device, timeout)
         if operation == "firmware_update" and not parameters.get("version"):
             raise DeviceFault("9003", "Invalid arguments: a firmware download needs a version.")
         if operation in behaviour.fail:
@@ -97,6 +126,34 @@ class SimulatedDriver:
     def probe(self, device: DeviceRef, timeout: float) -> bool:
         behaviour = read_behaviour(device.id)
         return behaviour.online and _answer_within(behaviour.latency_ms, timeout)
+
+    def diagnose(self, device: DeviceRef, helper: str, timeout: float) -> dict:
+        forced = _reach(device, timeout).diagnostics or SimulatedDiagnostics()
+        if not forced.supported:
+            raise DeviceFault("NOT_SUPPORTED", f"Device {device.serial_number} cannot run the {helper} helper.")
+        return measured(device) | forced.forced()
+
+
+def _reach(device: DeviceRef, timeout: float) -> SimulatorBehaviour:
+    """Steps 1 and 2 of a call: the device's behaviour, once it has answered within the timeout."""
+    behaviour = read_behaviour(device.id)
+    if not behaviour.online:
+        raise DeviceUnreachable("CONNECTION_REQUEST_FAILED",
+                                f"Device {device.serial_number} did not answer the connection request.")
+    if not _answer_within(behaviour.latency_ms, timeout):
+        raise OutcomeUncertain("TIMEOUT", f"No answer from device {device.serial_number} within {timeout:g} s.")
+    return behaviour
+
+
+def measured(device: DeviceRef) -> dict:
+    """Figures of a healthy device: the same within an hour, varied across devices and hours."""
+    hour = clock.iso(clock.now())[:13]
+    digest = hashlib.sha256(f"{device.id}:{hour}".encode()).digest()
+
+    def figure(lowest: int, spread: int, at: int) -> float:
+        return round(lowest + int.from_bytes(digest[at:at + 2]) % (spread * 10) / 10, 1)
+    return {"cpu_usage": figure(5, 55, 0), "memory_usage": figure(20, 50, 2), "disk_usage": figure(10, 60, 4),
+            "network_status": "connected"}
 
 
 def _answer_within(latency_ms: int, timeout: float) -> bool:
@@ -139,7 +196,9 @@ def set_behaviour(principal: Principal, device_id: int, behaviour: SimulatorBeha
     _require_simulator(principal)
     devices.service.get_visible(principal, device_id)
     stored = behaviour.model_dump()
-    item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id, **stored}
+    item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id,
+            # DynamoDB takes no floats (forced diagnostic figures).
+            **json.loads(json.dumps(stored), parse_float=Decimal)}
     # Conditional on the device still existing, so a delete racing this PUT leaves no orphan behind.
     device_exists = {"ConditionCheck": {"Key": schema.device_key(device_id),
                                         "ConditionExpression": "attribute_exists(PK)"}}

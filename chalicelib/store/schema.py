@@ -195,6 +195,43 @@ def audit_device_pk(device_id: int) -> str:
 
 # --- diagnostics (API.md §4): key builders of chalicelib/diagnostics ------------------------------
 
+DIAG_SORT_PREFIX = "DIAG#"
+DUE_PK = "DUE"
+
+
+def diagnostic_keys(organization_id: int, device_id: int, created_at: str, entry_id: str) -> dict:
+    """One entry: in its device's partition (newest first, removed with the device), and by organization
+    and fleet-wide on GSI1/GSI2 under the same time-ordered sort value (free on these items)."""
+    sort = diagnostic_sort_value(created_at, entry_id)
+    return {"PK": device_partition(device_id), "SK": DIAG_SORT_PREFIX + sort,
+            "GSI1PK": org_diagnostics_pk(organization_id), "GSI1SK": sort, "GSI2PK": "DIAGS", "GSI2SK": sort}
+
+
+def diagnostic_sort_value(created_at: str, entry_id: str) -> str:
+    """`created_at` is clock.iso (UTC, ms, Z): string order is time order; ties broken by the entry id."""
+    return f"{created_at}#{entry_id}"
+
+
+def org_diagnostics_pk(organization_id: int) -> str:
+    return f"ORG#{_n(organization_id)}#DIAGS"
+
+
+def health_state_key(device_id: int) -> dict:
+    """A device's health-check state: next_check_due, last_check and its entry counts. A separate item:
+    the device item's GSI3 is taken by the sparse PENDING index."""
+    return {"PK": device_partition(device_id), "SK": "HEALTH"}
+
+
+def health_due_keys(next_check_due: str, device_id: int) -> dict:
+    """The state item's place in the due-time index, read by the scheduled health check."""
+    return {"GSI3PK": DUE_PK, "GSI3SK": f"{next_check_due}#{_n(device_id)}"}
+
+
+def diagnostic_counter_key(organization_id: int | None) -> dict:
+    """Entry counts of one organization, or of the fleet (None)."""
+    scope = f"ORG#{_n(organization_id)}" if organization_id is not None else "ALL"
+    return {"PK": f"COUNT#DIAGS#{scope}", "SK": "COUNT"}
+
 
 # --- telemetry (API.md §5, §6): raw records, de-duplication guards, the rollups' change log --------
 
@@ -254,6 +291,122 @@ def organization_hour_key(organization_id: int, hour: str) -> dict:
     """An organization's figures for one hour: the device-hour attributes summed, plus
     subscribers {physical_id: {"bytes", "last_seen"}}. Only hours that hold records have an item."""
     return {"PK": f"AGG#ORG#{_n(organization_id)}#HOUR", "SK": hour}
+
+
+def device_hour_index_keys(organization_id: int, hour: str, device_id: int) -> dict:
+    """Index entries of a device-hour item: the devices of one organization with records in one hour (GSI1),
+    and in one UTC day, by hour (GSI2). The organization-hour item is summed from them: by the hour in steady
+    state, by the day when a backfill touches many hours of it."""
+    return {"GSI1PK": organization_hour_devices_pk(organization_id, hour), "GSI1SK": _n(device_id),
+            "GSI2PK": organization_day_devices_pk(organization_id, hour[:10]), "GSI2SK": f"{hour}#{_n(device_id)}"}
+
+
+def organization_hour_devices_pk(organization_id: int, hour: str) -> str:
+    return f"AGG#ORG#{_n(organization_id)}#H#{hour}"
+
+
+def organization_day_devices_pk(organization_id: int, day: str) -> str:
+    """`day` = YYYY-MM-DD (UTC)."""
+    return f"AGG#ORG#{_n(organization_id)}#D#{day}"
+
+
+def app_bucket_key(device_id: int, size: str, start: str) -> dict:
+    """A device's app-session figures in one bucket: size "M" (5 minutes), "H" (hour) or "D" (UTC day);
+    `start` = clock.iso of the bucket start. Beside the device-hour items: one Query reads a window of them."""
+    return {"PK": f"{device_partition(device_id)}#AGG", "SK": app_bucket_sort_value(size, start)}
+
+
+def app_bucket_sort_value(size: str, start: str) -> str:
+    return f"APP#{size}#{start}"
+
+
+def _part(text: str) -> str:
+    """A free-text value (an app category) inside a key: percent-encoded, so no value can contain a `#` or
+    equal the `*` that stands for "every category"."""
+    from urllib.parse import quote
+    return quote(text, safe="")
+
+
+ALL = "*"
+
+
+def summary_scope(organization_id: int | None) -> str:
+    """The summary's tenant: one organization, or the whole fleet (a platform token's view)."""
+    return "ALL" if organization_id is None else f"ORG#{_n(organization_id)}"
+
+
+def summary_state_key(organization_id: int, device_id: int) -> dict:
+    """The rollups' own record of a device's window figures (what its summary rows and index entries were
+    computed from), kept in its organization's partition: one Query reads an organization's devices."""
+    return {"PK": summary_state_partition(organization_id), "SK": _n(device_id)}
+
+
+def summary_state_partition(organization_id: int) -> str:
+    return f"SUMSTATE#ORG#{_n(organization_id)}"
+
+
+def summary_row_key(device_id: int) -> dict:
+    """A device's row of the connection summary, for every window and app category (read by BatchGetItem)."""
+    return {"PK": f"{device_partition(device_id)}#AGG", "SK": "SUMROW"}
+
+
+def _index_base(scope: str, window: str) -> str:
+    return f"SIDX#{scope}#{window}"
+
+
+def summary_index_keys(scope: str, window: str, device_type: str, status: str, device_id: int) -> dict:
+    """A device's entry in the summary's listing of (scope, window): by device id on the table, and by device
+    type, by status, and by both on GSI1-3, so that every filter but the app category is a key condition.
+    Status and type are key attributes: a change rewrites this one item, and DynamoDB moves it in the indexes."""
+    base, sort = _index_base(scope, window), _n(device_id)
+    return {"PK": base, "SK": sort, "GSI1PK": f"{base}#T#{device_type}", "GSI1SK": sort,
+            "GSI2PK": f"{base}#S#{status}", "GSI2SK": sort,
+            "GSI3PK": f"{base}#T#{device_type}#S#{status}", "GSI3SK": sort}
+
+
+def summary_index_partition(scope: str, window: str, device_type: str | None,
+                            status: str | None) -> tuple[str | None, str]:
+    """(index, partition key) of the listing for one combination of filters (None = not filtered)."""
+    base = _index_base(scope, window)
+    if device_type is not None and status is not None:
+        return "GSI3", f"{base}#T#{device_type}#S#{status}"
+    if status is not None:
+        return "GSI2", f"{base}#S#{status}"
+    if device_type is not None:
+        return "GSI1", f"{base}#T#{device_type}"
+    return None, base
+
+
+def summary_sort_value(device_id: int) -> str:
+    return _n(device_id)
+
+
+def summary_key(scope: str, window: str, device_type: str, category: str) -> dict:
+    """The summary figures of one (scope, window, device type or `*`, app category or `*`)."""
+    category = category if category == ALL else _part(category)
+    return {"PK": summary_partition(scope), "SK": f"{window}#T#{device_type}#C#{category}"}
+
+
+def summary_partition(scope: str) -> str:
+    return f"SUMMARY#{scope}"
+
+
+ROLLUP_STATE_PK = "ROLLUP#STATE"
+
+
+def rollup_state_key(name: str) -> dict:
+    """The rollups' own state, in one partition that a run reads with one Query: LOCK (the lease of the run in
+    progress), WINDOWS (the last completed run: its time and windows), CHANGES#<shard> and DEVICES (watermarks
+    in the change log and the audit trail), ORG#<org> (when that organization's summary next changes)."""
+    return {"PK": ROLLUP_STATE_PK, "SK": name}
+
+
+def change_log_watermark(shard: int) -> str:
+    return f"CHANGES#{shard}"
+
+
+def organization_rollup_state(organization_id: int) -> str:
+    return f"ORG#{_n(organization_id)}"
 
 
 # --- access patterns ----------------------------------------------------------------------------
@@ -316,18 +469,82 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("Unfinished operations past their deadline", "Operation", "GSI3",
                   "GSI3PK=OPEN_OPS GSI3SK<=<now>", "1 Query per sweep"),
     AccessPattern("Diagnostics of a device, newest first", "DiagnosticEntry", "table",
-                  "PK=DEV#<id> begins_with(SK, DIAG#)", "1 Query", planned=True),
-    AccessPattern("Devices due for a health check", "Device", "GSI3",
-                  "GSI3PK=DUE#<hour> GSI3SK<=now", "1 Query per batch", planned=True),
+                  "PK=DEV#<id> SK between DIAG# and <cursor>", "1 Query per page (diagnostic_type/status: "
+                  "FilterExpression, more Queries when selective)"),
+    AccessPattern("Diagnostics of an organization, newest first", "DiagnosticEntry", "GSI1",
+                  "GSI1PK=ORG#<org>#DIAGS GSI1SK<cursor", "1 Query per page (filters as above)"),
+    AccessPattern("Diagnostics fleet-wide (platform token)", "DiagnosticEntry", "GSI2",
+                  "GSI2PK=DIAGS GSI2SK<cursor", "1 Query per page (filters as above)"),
+    AccessPattern("Count diagnostics for a filter", "HealthState, Counter", "table",
+                  "PK=DEV#<id> SK=HEALTH | PK=COUNT#DIAGS#ORG#<org> | PK=COUNT#DIAGS#ALL, SK=COUNT", "1 GetItem"),
+    AccessPattern("Record a diagnostic entry", "DiagnosticEntry, HealthState, Counter", "table",
+                  "ConditionCheck PK=DEV#<id> SK=DEV; Put PK=DEV#<id> SK=DIAG#<at>#<id>; Update SK=HEALTH; "
+                  "ADD COUNT#DIAGS#ORG#<org>, COUNT#DIAGS#ALL",
+                  "1 TransactWriteItems + 2 UpdateItem"),
+    AccessPattern("Devices due for a health check", "HealthState", "GSI3",
+                  "GSI3PK=DUE GSI3SK<=<now>#~", "1 Query per batch of 25"),
     AccessPattern("Connection history page", "ConnectionEvent", "table",
-                  "PK=DEV#<id>#CONN SK between <earliest> and <latest>", "1 Query", planned=True),
+                  "PK=DEV#<id>#CONN SK between <earliest># and <latest>#~", "1 Query, Limit = page + 1 "
+                  "(+ 1 GetItem by id, 2 by identifier; + 1 PutItem, 1 UpdateItem: the 60-s repeat record)"),
     AccessPattern("Telemetry de-duplication", "EventGuard", "table",
-                  "PK=EVT#<kind>#<event_id> if not exists", "in the ingest batch", planned=True),
-    AccessPattern("Rollup watermark and change log", "RollupState", "table",
-                  "PK=ROLLUP#STATE, PK=CHANGES#<bucket>", "1 Query per run", planned=True),
-    AccessPattern("Summary / analytics aggregates", "Aggregate", "table",
-                  "PK=AGG#ORG#<org>#<window> | PK=AGG#DEV#<id>#HOUR SK between hours", "bounded Query",
-                  planned=True),
+                  "PK=EVT#<org>#<KIND>#<event_id> SK=GUARD", "1 BatchGetItem per 100 records; "
+                  "new guards: 1 BatchWriteItem per 25"),
+    AccessPattern("Resolve the devices of an ingest batch", "Guard, Device", "table",
+                  "PK=SERIAL#<sn> | PK=IDENT#<kind>#<value>; then PK=DEV#<id> SK=DEV",
+                  "1 BatchGetItem per 100 distinct identifiers + 1 per 100 devices"),
+    AccessPattern("Store telemetry records", "ConnectionEvent, AppSession, UsageRecord", "table",
+                  "PK=DEV#<id>#CONN|APP|USE SK=<at>#<event_id>", "1 BatchWriteItem per 25 records"),
+    AccessPattern("Append to the change log", "ChangeLog", "table",
+                  "PK=CHANGES#<device % 4> SK=<ingested_at>#<device>#<hour>#<KIND>#<nonce>",
+                  "1 BatchWriteItem per 25 (device, hour, kind) buckets of a batch"),
+    AccessPattern("Rollup watermark and change log", "RollupState, ChangeLog", "table",
+                  "PK=ROLLUP#STATE (every state item); PK=CHANGES#<shard> SK between <watermark> and "
+                  "<now - settle>", "1 Query + 1 Query per shard and round (up to 4,000 entries a round)"),
+    AccessPattern("Rollup lease (one run at a time)", "RollupState", "table",
+                  "PK=ROLLUP#STATE SK=LOCK if lease_until < now", "2 UpdateItem per run"),
+    AccessPattern("Devices changed since the last rollup", "AuditEntry", "GSI2",
+                  "GSI2PK=AUDIT GSI2SK between <watermark> and <now - settle>",
+                  "1 Query per round (+1 GetItem per create/rename/retype/move/delete)"),
+    AccessPattern("Raw records of the hours a change names", "ConnectionEvent, AppSession, UsageRecord", "table",
+                  "PK=DEV#<id>#CONN|APP|USE SK between <first hour> and <end of last hour>",
+                  "1 Query per device, kind and run of touched hours less than 6 h apart (2 days apart when "
+                  "there are more than 3 runs)"),
+    AccessPattern("Devices of an organization in an hour", "DeviceHour", "GSI1",
+                  "GSI1PK=AGG#ORG#<org>#H#<hour>", "1 Query per touched organization-hour (fewer than 3 that day)"),
+    AccessPattern("Devices of an organization in a day, by hour", "DeviceHour", "GSI2",
+                  "GSI2PK=AGG#ORG#<org>#D#<day>", "1 Query per organization-day with 3 or more touched hours"),
+    AccessPattern("Rewrite aggregates", "DeviceHour, OrganizationHour, AppBucket, SummaryState, SummaryRow, "
+                  "SummaryIndex, Summary", "table", "Put/Delete by key", "1 BatchWriteItem per 25 changed items"),
+    AccessPattern("A device's app-session buckets", "AppBucket", "table",
+                  "PK=DEV#<id>#AGG SK between APP#M|H|D#<start> and APP#M|H|D#<end>",
+                  "1 Query per run of touched days (their hours); 3 per recomputed device (5-minute, hour, day)"),
+    AccessPattern("An organization's device states", "SummaryState", "table", "PK=SUMSTATE#ORG#<org>",
+                  "1 Query per 1 MB, per organization with changes in the round (every device of it)"),
+    AccessPattern("Summary items of a scope", "Summary", "table", "PK=SUMMARY#ORG#<org> | PK=SUMMARY#ALL",
+                  "1 Query per scope with changes in the round"),
+    AccessPattern("Connection summary figures", "RollupState, Summary", "table",
+                  "PK=ROLLUP#STATE SK=WINDOWS; PK=SUMMARY#<scope> SK=<window>#T#<type or *>#C#<category or *>",
+                  "2 GetItem (+1 for a category the scope never saw)"),
+    AccessPattern("Connection summary page", "SummaryIndex", "table",
+                  "PK=SIDX#<scope>#<window> SK>cursor", "1 Query"),
+    AccessPattern("Connection summary page by device type", "SummaryIndex", "GSI1",
+                  "GSI1PK=SIDX#<scope>#<window>#T#<type> GSI1SK>cursor", "1 Query"),
+    AccessPattern("Connection summary page by status", "SummaryIndex", "GSI2",
+                  "GSI2PK=SIDX#<scope>#<window>#S#<status> GSI2SK>cursor", "1 Query"),
+    AccessPattern("Connection summary page by device type and status", "SummaryIndex", "GSI3",
+                  "GSI3PK=SIDX#<scope>#<window>#T#<type>#S#<status> GSI3SK>cursor", "1 Query"),
+    AccessPattern("Connection summary page, app_category with a status", "SummaryIndex", "table",
+                  "PK=SIDX#<scope>#<window> (GSI1 with a type) SK>cursor, FilterExpression contains(active_in | "
+                  "failed_in, <category>) (inactive: neither)",
+                  "1 Query per 100 entries read: (limit + 1) / share of the scope with that status in it"),
+    AccessPattern("Connection summary rows of a page", "SummaryRow", "table", "PK=DEV#<id>#AGG SK=SUMROW",
+                  "1 BatchGetItem per 100 rows"),
+    AccessPattern("Analytics of an organization over an hour range", "OrganizationHour", "table",
+                  "PK=AGG#ORG#<org>#HOUR SK between <first hour> and <last hour>",
+                  "1 Query per 1 MB (platform token: 1 Query of organizations + that per organization)"),
+    AccessPattern("Analytics of a subscriber over an hour range", "DeviceHour", "table",
+                  "PK=DEV#<id>#AGG SK between H#<first hour> and H#<last hour>",
+                  "1 GetItem identifier guard + 1 GetItem device + 1 Query per 1 MB"),
 )
 
 

@@ -1,4 +1,4 @@
-"""The deployment takes the table, queues and policy from the same declarations as tests and make run."""
+"""The deployment takes the table, queues, functions and policies from the same declarations as tests and make run."""
 import json
 from pathlib import Path
 
@@ -8,14 +8,15 @@ from app import app
 from chalicelib.operations import queue
 from chalicelib.store import schema
 from infra.build_template import AGENT, merge_template
-from infra.policy import policy, stage_variables
+from infra.functions import Function, lambda_functions
+from infra.policy import DEFAULT_SCHEDULE, DOCS_PATH, documented, expected_files, grants_for, stage_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_merge_template_declares_the_table_of_store_schema_with_ttl_and_recovery(stage):
-    table = merge_template(stage)["Resources"]["Table"]["Properties"]
+    table = merge_template(stage, app)["Resources"]["Table"]["Properties"]
     assert {k: v for k, v in table.items() if k in schema.table_definition("x")} == \
         schema.table_definition(stage_variables(stage)["TABLE_NAME"])
     assert table["TimeToLiveSpecification"] == {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True}
@@ -23,7 +24,7 @@ def test_merge_template_declares_the_table_of_store_schema_with_ttl_and_recovery
 
 
 def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
-    resources = merge_template("prod")["Resources"]
+    resources = merge_template("prod", app)["Resources"]
     properties = resources["OperationsQueue"]["Properties"]
     assert properties["QueueName"] == stage_variables("prod")["OPERATIONS_QUEUE_NAME"]
     assert properties["FifoQueue"] is True
@@ -34,17 +35,64 @@ def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
 
 def test_the_agent_event_source_reports_partial_batch_failures():
     # Chalice names the function's logical id after the handler, in CamelCase.
-    handler = next(name for name in app.handler_map if name == "operations_agent_handler")
-    assert AGENT == "".join(part.title() for part in handler.split("_"))
-    agent = merge_template("dev")["Resources"][AGENT]
+    [agent_function] = [f for f in lambda_functions(app) if f.kind == "queue"]
+    assert agent_function.logical_id == AGENT
+    agent = merge_template("dev", app)["Resources"][AGENT]
     source = agent["Properties"]["Events"][f"{AGENT}SqsEventSource"]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert agent["DependsOn"] == ["OperationsQueue"]
+    assert "OperationsQueue" in agent["DependsOn"]
+
+
+def test_the_function_list_follows_app_py():
+    functions = lambda_functions(app)
+    assert functions[0] == Function("api_handler", "api")
+    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler"}
+    schedules = {source.name for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
+    assert {f.name for f in functions if f.kind == "schedule"} == schedules
+    assert "sweep_overdue_operations" in schedules
+    assert len({f.logical_id for f in functions}) == len(functions)
+
+
+def test_an_undeclared_schedule_gets_table_access_only_and_another_kind_of_handler_is_refused():
+    assert grants_for(Function("rollup_something_new", "schedule")) == DEFAULT_SCHEDULE
+    assert DEFAULT_SCHEDULE.queue == () and DEFAULT_SCHEDULE.key == ()
+    with pytest.raises(KeyError, match="declare them in infra/policy.py"):
+        grants_for(Function("another_queue_consumer", "queue"))
+
+
+def test_committed_policy_files_and_config_are_what_infra_policy_writes():
+    """A handler added to app.py without `python -m infra.policy` has no policy file: this fails."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    expected = expected_files(app, config)
+    committed = {path.name: json.loads(path.read_text()) for path in (ROOT / ".chalice").glob("*.json")}
+    assert sorted(committed) == sorted(expected), "run `python -m infra.policy`"
+    for name, content in expected.items():
+        assert committed[name] == content, f".chalice/{name} is stale: run `python -m infra.policy`"
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_committed_policy_files_are_what_infra_policy_writes(stage):
-    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
-    assert committed == policy(stage)
-    table_arns = committed["Statement"][0]["Resource"]
-    assert all(stage_variables(stage)["TABLE_NAME"] in arn for arn in table_arns)
+def test_every_function_is_wired_to_its_own_policy_file_with_no_wildcard_resource(stage):
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    entries = config["stages"][stage]["lambda_functions"]
+    for function in lambda_functions(app):
+        name = entries[function.name]["iam_policy_file"]
+        assert name == f"policy-{stage}-{function.name}.json"
+        document = json.loads((ROOT / ".chalice" / name).read_text())
+        for statement in document["Statement"]:
+            assert all("*" not in action for action in statement["Action"])
+            for resource in statement["Resource"]:
+                assert resource != "*"
+                # Region and account are left open in files (`chalice deploy` takes them as they are; the
+                # stack pins them); the resource's own name never is, but for a KMS key's generated id.
+                service_resource = resource.split(":", 5)[5]
+                assert service_resource.split("/")[0] != "*"
+                if statement["Sid"] == "DeviceSecrets":
+                    assert service_resource == "key/*" and statement["Condition"]["ForAnyValue:StringEquals"]
+        logs = next(s for s in document["Statement"] if s["Sid"] == "OwnLogs")
+        assert all(function.log_group(stage) in arn for arn in logs["Resource"])
+
+
+def test_docs_deployment_shows_the_grants_of_every_function_as_infra_policy_declares_them():
+    text = DOCS_PATH.read_text()
+    assert documented(app, text) == text, "run `python -m infra.policy` to refresh docs/deployment.md"
+    assert all(f"`{function.name}`" in text for function in lambda_functions(app))

@@ -1,0 +1,28 @@
+"""GET /device_app_connection_summary/ query parameters (API.md §7); any other parameter is a 400."""
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator
+
+from chalicelib.api.pagination import PageQuery
+from chalicelib.device_types.models import Word
+
+SUMMARY_PAGE = (50, 200)   # limit: default, maximum (above it is clamped)
+TimeRange = Literal["1h", "24h", "1d", "7d", "30d", "90d"]
+Status = Literal["active", "inactive", "failed", "all"]
+
+
+class SummaryQuery(PageQuery):
+    time_range: TimeRange = "24h"
+    device_type: Word | None = None
+    """A device type category (sensor, gateway, router, ...), any case."""
+    organization: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    """An organization id, or its name (any case)."""
+    organization_id: Annotated[int, Field(ge=1, le=9_999_999_999)] | None = None
+    status: Status = "all"
+    app_category: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None = None
+
+    @field_validator("app_category")
+    @classmethod
+    def _as_stored(cls, value: str | None) -> str | None:
+        # Categories are grouped as the rollups store them: stripped and lower-cased.
+        return value.lower() if value is not None else None

@@ -1,0 +1,57 @@
+"""After `chalice deploy`, the agent's event source mapping is given partial batch responses, once."""
+import io
+import json
+import zipfile
+
+import pytest
+
+from app import app
+from chalicelib import aws
+from infra.after_chalice_deploy import enable_partial_batch_responses
+from infra.build_template import beside_chalice_deploy
+from infra.functions import lambda_functions
+
+AGENT = "fleetline-prod-operations_agent_handler"
+
+
+def _deployed_agent() -> str:
+    """The agent as `chalice deploy` leaves it: a function and a mapping without FunctionResponseTypes."""
+    role = aws.client("iam").create_role(RoleName="agent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "")
+    aws.client("lambda").create_function(FunctionName=AGENT, Runtime="python3.11", Role=role,
+                                         Handler="app.operations_agent_handler", Code={"ZipFile": code.getvalue()})
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="fleetline-prod-operations.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=AGENT,
+                                                            BatchSize=10)["UUID"]
+
+
+def test_the_agent_mapping_reports_partial_batch_failures_after_the_step_and_a_rerun_changes_nothing(moto):
+    mapping = _deployed_agent()
+
+    assert enable_partial_batch_responses("prod", app) == [mapping]
+
+    [stored] = aws.client("lambda").list_event_source_mappings(FunctionName=AGENT)["EventSourceMappings"]
+    assert stored["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert enable_partial_batch_responses("prod", app) == []
+
+
+def test_the_step_refuses_a_stage_that_was_not_deployed(moto):
+    with pytest.raises(LookupError, match="no event source mapping"):
+        enable_partial_batch_responses("prod", app)
+
+
+def test_the_stack_beside_chalice_deploy_names_the_functions_as_chalice_deploy_does():
+    template = beside_chalice_deploy("prod", app)
+    resources = template["Resources"]
+    assert {"Table", "OperationsQueue", "OperationsDeadLetterQueue", "DeviceSecretsKey", "AlarmTopic"} <= set(
+        resources)
+    for function in lambda_functions(app):
+        errors = resources[f"{function.logical_id}ErrorsAlarm"]["Properties"]
+        assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": function.deployed_name("prod")}]
+        assert resources[f"{function.logical_id}LogGroup"]["Properties"]["LogGroupName"] == \
+            function.log_group("prod")
+    assert "Fn::Sub" not in json.dumps(resources["ApiServerErrorsAlarm"])

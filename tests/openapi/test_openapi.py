@@ -1,0 +1,121 @@
+"""GET /openapi.json: generated from app.routes and the models, valid OpenAPI 3.1, served without a token."""
+import schemathesis
+from openapi_spec_validator import OpenAPIV31SpecValidator
+
+from app import app
+from chalicelib.api import contract, openapi, report_schemas, schemas
+from chalicelib.audit import db as audit_db
+from chalicelib.devices import db as devices_db
+from chalicelib.diagnostics import db as diagnostics_db
+from chalicelib.operations import models as operations_models
+
+
+def spec() -> dict:
+    return openapi.document(app.routes, "http://localhost")
+
+
+def test_every_route_of_app_py_has_an_entry_and_every_entry_a_route():
+    without_entry, without_route = openapi.unmatched(app.routes)
+    assert not without_entry, f"routes of app.py missing from chalicelib/api/contract.py: {sorted(without_entry)}"
+    assert not without_route, f"entries of chalicelib/api/contract.py without a route: {sorted(without_route)}"
+
+
+def test_every_route_is_in_the_document_with_its_method_and_view_name():
+    paths = spec()["paths"]
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            assert paths[path][method.lower()]["operationId"] == entry.view_name
+    assert sum(len(methods) for methods in paths.values()) == sum(len(methods) for methods in app.routes.values())
+
+
+def test_document_is_valid_openapi_3_1():
+    document = spec()
+    assert document["openapi"] == "3.1.0"
+    OpenAPIV31SpecValidator(document).validate()
+    schemathesis.openapi.from_dict(document).validate()
+
+
+def test_served_without_a_token_as_json(api):
+    response = api.get("/openapi.json", token=None)
+    assert response.status_code == 200
+    assert response.json_body["paths"] == spec()["paths"]
+    assert response.json_body["servers"] == [{"url": "http://localhost"}]
+
+
+def test_trailing_slash_is_the_same_document(api):
+    assert api.get("/openapi.json/", token=None).json_body == api.get("/openapi.json", token=None).json_body
+
+
+def test_server_url_keeps_the_stage_prefix_and_forwarded_scheme():
+    class Request:
+        headers = {"host": "abc.execute-api.eu-west-1.amazonaws.com", "x-forwarded-proto": "https"}
+        context = {"path": "/api/openapi.json"}
+        path = "/openapi.json"
+    assert openapi.server_url(Request()) == "https://abc.execute-api.eu-west-1.amazonaws.com/api"
+
+
+def test_authenticated_operations_need_the_bearer_token_and_the_document_does_not():
+    document = spec()
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer <token>`."}
+    assert document["paths"]["/openapi.json"]["get"]["security"] == []
+    device = document["paths"]["/inventory_device/{device_id}"]["get"]
+    assert {"401", "403", "404", "429"} <= device["responses"].keys()
+    assert device["responses"]["401"] == {"$ref": "#/components/responses/Error401"}
+    assert "X-RateLimit-Remaining" in device["responses"]["200"]["headers"]
+
+
+def test_schemas_come_from_the_models():
+    document = spec()
+    components = document["components"]["schemas"]
+    create = document["paths"]["/inventory_device"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/DeviceCreate"}
+    assert set(components["DeviceCreate"]["required"]) == {"name", "type", "serial_number", "organization_id"}
+    assert components["DeviceCreate"]["additionalProperties"] is False      # extra="forbid"
+    # Field(ge=1) behind a BeforeValidator comes out as "ge"; the document says "minimum".
+    assert components["DeviceCreate"]["properties"]["type"]["minimum"] == 1
+    answer = create["responses"]["201"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/Device"}
+    assert components["DevicePage"]["properties"]["results"]["items"] == {"$ref": "#/components/schemas/Device"}
+    password = components["DeviceCreate"]["properties"]["password"]["anyOf"][0]
+    assert password["writeOnly"] is True and "password" not in components["Device"]["properties"]
+
+
+def test_list_query_models_become_query_parameters_without_null():
+    parameters = {p["name"]: p for p in spec()["paths"]["/inventory_device"]["get"]["parameters"]}
+    assert {"limit", "offset", "cursor", "type", "status", "organization", "pending"} <= parameters.keys()
+    assert parameters["limit"]["schema"] == {"minimum": 1, "type": "integer"}
+    assert parameters["status"]["schema"] == {"type": "boolean"}
+    assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
+
+
+def test_idempotency_and_conditional_headers_where_the_route_takes_them():
+    paths = spec()["paths"]
+    patch = {p["name"] for p in paths["/inventory_device/{device_id}"]["patch"]["parameters"]}
+    assert {"device_id", "Idempotency-Key", "If-Match"} <= patch
+    assert "412" in paths["/inventory_device/{device_id}"]["put"]["responses"]
+    assert "Idempotency-Key" not in {p["name"] for p in paths["/inventory_device/{device_id}"]["put"]["parameters"]}
+
+
+def test_error_answers_share_the_envelope():
+    document = spec()
+    for name, answer in document["components"]["responses"].items():
+        assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, name
+    error = document["components"]["schemas"]["ErrorDetail"]
+    assert set(error["required"]) == {"code", "message"}
+
+
+def test_views_describe_every_public_field():
+    for model, fields in ((schemas.Device, devices_db.PUBLIC_FIELDS),
+                          (schemas.Operation, operations_models.PUBLIC_FIELDS),
+                          (schemas.AuditEntry, audit_db.PUBLIC_FIELDS),
+                          (report_schemas.DiagnosticEntry, diagnostics_db.PUBLIC_FIELDS)):
+        described = set(model.model_fields)
+        assert set(fields) <= described, f"{model.__name__} misses {set(fields) - described}"
+
+
+def test_every_path_parameter_of_app_py_has_a_schema():
+    names = {arg for methods in app.routes.values() for entry in methods.values() for arg in entry.view_args}
+    assert names <= contract.PathParameters.model_fields.keys()
