@@ -231,7 +231,7 @@ def run_rollups():
 
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def roll_up_telemetry(event):
-    rollups.service.run_scheduled()
+    rollups.service.run_scheduled(event.context)
 
 
 def _analytics_query(subscriber: bool = False):

@@ -83,8 +83,8 @@ def _organization(principal: Principal, query: SummaryQuery) -> int | None:
                              details=[field_problem("organization", "differs from organization_id"),
                                       field_problem("organization_id", "differs from organization")])
         requested = query.organization_id
-    if requested == NO_SUCH_ORGANIZATION:
-        return requested   # a platform token asked for a name no organization has: nothing to show
+    if requested == NO_SUCH_ORGANIZATION and principal.is_platform:
+        return requested   # a name (or id 0) no organization has: nothing to show
     return principal.organization_scope(requested)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from chalicelib.analytics.models import AnalyticsQuery
+from chalicelib.analytics.models import AnalyticsQuery, SubscriberQuery
 from chalicelib.analytics.summary_models import SummaryQuery
 from chalicelib.api import report_schemas as reports
 from chalicelib.api import schemas
@@ -71,7 +71,8 @@ def _created(summary: str, body: type[BaseModel], model: type[BaseModel], *error
 
 
 def _analytics(summary: str, model: type[BaseModel], subscriber: bool = False) -> Op:
-    return Op(summary, "analytics", {200: model}, query=AnalyticsQuery, errors=(404,) if subscriber else (),
+    return Op(summary, "analytics", {200: model}, query=SubscriberQuery if subscriber else AnalyticsQuery,
+              errors=(404,) if subscriber else (),
               description="Hour buckets; startDate and endDate are ISO 8601 with an offset, at most 366 days apart.")
 
 

@@ -26,11 +26,14 @@ from chalicelib.observability import (
 from chalicelib.rollups import buckets, changes, db, summaries
 from chalicelib.store import schema
 
-LEASE_SECONDS = 900              # longer than the scheduled Lambda's time-out
 ROUND_CHANGES = 20_000           # change-log entries per round (all shards): a week of a 200-device demo
 ROUND_DEVICE_CHANGES = 2000      # audit entries per round
-SCHEDULED_BUDGET_SECONDS = 240   # a 5-minute schedule: stop starting rounds well before the next run
+# A round is not cut short: a run stops starting rounds once its budget is spent, and its lease outlives the
+# Lambda's time-out by a minute, so that a run killed by it blocks the next ones for that minute only.
+LEASE_MARGIN_SECONDS = 60
+SCHEDULED_SECONDS = 300          # without a Lambda context (a direct call): as the deployment's time-out
 REQUEST_BUDGET_SECONDS = 20      # POST /admin/rollups/ answers within API Gateway's 29 s
+REQUEST_LEASE_SECONDS = 120
 WINDOWS_STATE = "WINDOWS"
 
 
@@ -58,7 +61,8 @@ class Round:
     more: bool = False
 
 
-def run(budget_seconds: float = SCHEDULED_BUDGET_SECONDS) -> dict:
+def run(budget_seconds: float = SCHEDULED_SECONDS - LEASE_MARGIN_SECONDS,
+        lease_seconds: float = SCHEDULED_SECONDS + LEASE_MARGIN_SECONDS) -> dict:
     """Every rollup, round after round until caught up or out of time; what was done.
 
     Raises:
@@ -66,7 +70,7 @@ def run(budget_seconds: float = SCHEDULED_BUDGET_SECONDS) -> dict:
     """
     started, owner = time.monotonic(), uuid.uuid4().hex
     counts = db.reset_counts()
-    if not db.acquire_lease(owner, time.time(), LEASE_SECONDS):
+    if not db.acquire_lease(owner, time.time(), int(lease_seconds)):
         raise RollupInProgress("Another rollup run is in progress; try again when it has finished.")
     rounds: list[Round] = []
     try:
@@ -92,10 +96,13 @@ def run(budget_seconds: float = SCHEDULED_BUDGET_SECONDS) -> dict:
     return report
 
 
-def run_scheduled() -> dict | None:
-    """The schedule's entry: a run, or nothing when another one is still going (it will catch up)."""
+def run_scheduled(context=None) -> dict | None:
+    """The schedule's entry: a run within the Lambda's remaining time, or nothing when another one is still
+    going (it will catch up)."""
+    remaining = (context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis")
+                 else SCHEDULED_SECONDS)
     try:
-        return run()
+        return run(max(0.0, remaining - LEASE_MARGIN_SECONDS), remaining + LEASE_MARGIN_SECONDS)
     except RollupInProgress:
         logger.info("rollups already running; this tick is skipped")
         return None
@@ -104,7 +111,7 @@ def run_scheduled() -> dict | None:
 def run_now(principal) -> dict:
     """POST /admin/rollups/. Raises: Forbidden (not admin), RollupInProgress."""
     principal.require("admin")
-    return run(REQUEST_BUDGET_SECONDS)
+    return run(REQUEST_BUDGET_SECONDS, REQUEST_LEASE_SECONDS)
 
 
 def run_round(now: datetime) -> Round:
@@ -161,35 +168,65 @@ def run_round(now: datetime) -> Round:
 
 def _organization(organization_id: int, work: dict[int, OrganizationWork], now: datetime,
                   names: dict[int, str | None], pending: list[int], first: bool) -> tuple[dict, str | None, bool, int]:
-    """One organization's buckets, devices and summaries; (summaries, wake_at, summaries changed, devices).
-
-    A device no run has seen (no state, no row) has no buckets but those this run writes (a run writes a
-    device's buckets, row and state together, and a crash between them leaves the change-log entries to redo
-    all): its windows and days are summed from what the run wrote, without reading them back. Nor are there
-    device hours to read on the first run ever (`first`). That is what makes a first run over a backfill (make
-    run's demo) quick.
-    """
+    """One organization's buckets, devices and summaries; (summaries, wake_at, summaries changed, devices)."""
     todo = work[organization_id]
     work[organization_id] = OrganizationWork(moved_away=todo.moved_away)   # done once, even if routed to again
     states = {int(item["device_id"]): summaries.loaded(item)
               for item in db.query(schema.summary_state_partition(organization_id))}
-    known: dict[int, dict | None] = {}
-
-    def device_item(device_id: int) -> dict | None:
-        if device_id not in known:
-            known[device_id] = db.get(schema.device_key(device_id))
-        return known[device_id]
-
+    devices = _Devices(names)
     if todo.hours:
-        physical_ids = {}
-        for device_id in todo.hours:
-            if device_id in states:
-                physical_ids[device_id] = states[device_id].get("physical_id")
-            else:
-                item = device_item(device_id)
-                physical_ids[device_id] = summaries.device_info(item, names).physical_id if item else None
-        written = buckets.rollup_device_hours(organization_id, todo.hours, physical_ids, now)
-        buckets.rollup_organization_hours(organization_id, written, now, stored=not first)
+        _device_hours(organization_id, todo, states, devices, now, first)
+    targets = _targets(organization_id, todo, states, devices, work, pending, now, first)
+    recomputed = summaries.recompute_devices(organization_id, states, targets, now)
+    members = [state for device_id, state in states.items() if device_id not in todo.moved_away]
+    organization_summaries = summaries.organization_summaries(members)
+    changed = summaries.store_summaries(schema.summary_scope(organization_id), organization_summaries, now)
+    wakes = [state["wake_at"] for state in members if state.get("wake_at")]
+    return organization_summaries, min(wakes) if wakes else None, changed, recomputed
+
+
+class _Devices:
+    """Device items read at most once per organization, and their summary info."""
+
+    def __init__(self, names: dict[int, str | None]):
+        self.names, self.items = names, {}
+
+    def item(self, device_id: int) -> dict | None:
+        if device_id not in self.items:
+            self.items[device_id] = db.get(schema.device_key(device_id))
+        return self.items[device_id]
+
+    def info(self, item: dict) -> summaries.DeviceInfo:
+        return summaries.device_info(item, self.names)
+
+
+def _device_hours(organization_id: int, todo: OrganizationWork, states: dict[int, dict], devices: _Devices,
+                  now: datetime, first: bool) -> None:
+    """The analytics' hours (§8): the devices' touched hours, then the organization's. There are no device hours
+    to read back on the first run ever (`first`)."""
+    physical_ids = {}
+    for device_id in todo.hours:
+        if device_id in todo.resync:     # as the device is now (and no read on a first run)
+            physical_ids[device_id] = todo.resync[device_id][0].physical_id
+        elif device_id in states:
+            physical_ids[device_id] = states[device_id].get("physical_id")
+        else:
+            item = devices.item(device_id)
+            physical_ids[device_id] = devices.info(item).physical_id if item else None
+    written = buckets.rollup_device_hours(organization_id, todo.hours, physical_ids, now)
+    buckets.rollup_organization_hours(organization_id, written, now, stored=not first)
+
+
+def _targets(organization_id: int, todo: OrganizationWork, states: dict[int, dict], devices: _Devices,
+             work: dict[int, OrganizationWork], pending: list[int], now: datetime,
+             first: bool) -> dict[int, summaries.Target]:
+    """Rewrite the app-session buckets of the touched devices; the devices whose summary items to rewrite.
+
+    A device no run has seen (no state, no row) has no buckets but those this run writes (a run writes a
+    device's buckets, row and state together, and a crash between them leaves the change-log entries to redo
+    all): its windows and days are summed from what the run wrote, without reading them back. That is what
+    makes a first run over a backfill (make run's demo) quick.
+    """
     targets: dict[int, summaries.Target] = {}
     for device_id in todo.gone:
         if device_id in states:
@@ -209,8 +246,8 @@ def _organization(organization_id: int, work: dict[int, OrganizationWork], now: 
             targets[device_id].only = fresh if unseen else None
         elif device_id in states and device_id not in todo.moved_away:
             targets[device_id] = summaries.Target(summaries.info_of(states[device_id]), [], True)
-        elif (item := device_item(device_id)) is not None:   # else deleted since: its audit entry handles it
-            info = summaries.device_info(item, names)
+        elif (item := devices.item(device_id)) is not None:   # else deleted since: its audit entry handles it
+            info = devices.info(item)
             if info.organization_id == organization_id:
                 targets[device_id] = summaries.Target(info, [], True, fresh if unseen else None)
             else:         # moved: its own organization recomputes it
@@ -222,10 +259,10 @@ def _organization(organization_id: int, work: dict[int, OrganizationWork], now: 
             targets[device_id].recompute = True
         elif device_id in states:
             targets[device_id] = summaries.Target(summaries.info_of(states[device_id]), [], True)
-        elif (item := device_item(device_id)) is not None and int(item["organization_id"]) == organization_id:
+        elif (item := devices.item(device_id)) is not None and int(item["organization_id"]) == organization_id:
             # A move the audit trail has not told yet: its state is still where its records came from.
             previous = [db.get(schema.summary_state_key(other, device_id)) for other in seen_in]
-            targets[device_id] = summaries.Target(summaries.device_info(item, names),
+            targets[device_id] = summaries.Target(devices.info(item),
                                                   [summaries.loaded(state) for state in previous if state], True)
     for target in targets.values():
         for state in target.elsewhere:   # re-summed without the device once its state there is gone
@@ -239,12 +276,7 @@ def _organization(organization_id: int, work: dict[int, OrganizationWork], now: 
                 targets[device_id].recompute = True
             else:
                 targets[device_id] = summaries.Target(summaries.info_of(state), [], True)
-    recomputed = summaries.recompute_devices(organization_id, states, targets, now)
-    members = [state for device_id, state in states.items() if device_id not in todo.moved_away]
-    organization_summaries = summaries.organization_summaries(members)
-    changed = summaries.store_summaries(schema.summary_scope(organization_id), organization_summaries, now)
-    wakes = [state["wake_at"] for state in members if state.get("wake_at")]
-    return organization_summaries, min(wakes) if wakes else None, changed, recomputed
+    return targets
 
 
 def _fleet_summaries(computed: dict[int, dict], now: datetime) -> None:

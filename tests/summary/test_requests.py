@@ -40,12 +40,13 @@ def test_organization_and_organization_id_naming_two_organizations_is_a_400(summ
 def test_an_organization_outside_the_tokens_scope_is_a_403(summarized, refused):
     token = summarized.tokens["acme"]
     for query in (f"?organization={summarized.globex}", f"?organization_id={summarized.globex}",
-                  "?organization=Globex", "?organization=No%20Such%20Org"):
+                  "?organization=Globex", "?organization=No%20Such%20Org", "?organization=0"):
         refused(summarized.summary(query, token=token), 403, "ORGANIZATION_FORBIDDEN")
 
 
 def test_a_platform_token_asking_for_an_unknown_organization_gets_an_empty_summary(summarized):
-    for query in ("?organization=No%20Such%20Org", "?organization=999", "?organization_id=999"):
+    for query in ("?organization=No%20Such%20Org", "?organization=999", "?organization_id=999", "?organization=0",
+                  "?organization=12345678901", "?organization=%23%2A%C3%A9"):
         body = summarized.summary(query).json_body
         assert body["count"] == 0 and body["results"] == [] and body["summary"]["total_devices"] == 0
 
