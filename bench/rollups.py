@@ -13,6 +13,8 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 
+from local.moto_server import moto_queries_by_partition
+
 HISTORIES = (500, 5_000)      # records already rolled up, over the last 30 days (moto takes ~20 ms a request)
 HISTORY_SPAN = timedelta(days=30)
 HISTORY_DEVICES = 10
@@ -37,39 +39,6 @@ QUERIES = (
 APPS = (("Maps", "navigation"), ("Mail", "communication"), ("Vault", "security"), ("CRM", "productivity"))
 
 
-@contextmanager
-def moto_queries_by_partition():
-    """moto 5.2.5 answers every Query by sorting every item of the table (Table.all_items); here a table Query
-    looks at its own partition and an index Query at the items unsorted (both sort their results afterwards):
-    the same answers, in a time that does not grow with the rest of the table. Scans keep moto's order."""
-    from moto.dynamodb.models.table import Table
-
-    original = Table.query
-    if getattr(original, "by_partition", False):   # already patched
-        yield
-        return
-
-    def query(self, hash_key, *args, **kwargs):
-        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or not self.range_key_attr:
-            self.all_items = lambda: [item for partition in self.items.values()
-                                      for item in (partition.values() if self.range_key_attr else [partition])]
-        else:
-            partition = self.items.get(hash_key) or {}
-            self.all_items = lambda: list(partition.values())
-        try:
-            return original(self, hash_key, *args, **kwargs)
-        finally:
-            self.__dict__.pop("all_items", None)
-
-    query.by_partition = True
-    Table.query = query
-    try:
-        yield
-    finally:
-        Table.query = original
-
-
 class Clock:
     """chalicelib.clock.now, moved as the schedule would move it: runs 5 minutes apart, whatever moto takes."""
 
@@ -89,8 +58,12 @@ def measure() -> str:
     from chalicelib import clock
 
     simulated = Clock()
+    start = simulated.now
+    history = {}
     with moto_queries_by_partition(), patch.object(clock, "now", lambda: simulated.now):
-        history = {size: _rollup_cost(size, simulated) for size in HISTORIES}
+        for size in HISTORIES:   # each world from the same time: the same runs of the same hours
+            simulated.now = start
+            history[size] = _rollup_cost(size, simulated)
         summary, catch_up, steady = _summary_cost(simulated)
     return _render(history, summary, catch_up, steady)
 

@@ -90,6 +90,20 @@ def measure_api():
     return rounds, seeding, cold_token, deep, remote
 
 
+def from_outside() -> str:
+    """The runs against `make run` over HTTP, which take their own commands (`make fuzz`, `make load`): their
+    latest records, copied here so that every measured figure is in this one file."""
+    parts = ["## From outside: fuzzing and load\n",
+             "Copied from the records of the latest `make fuzz` and `make load` runs, each with its own command and "
+             "date; run those commands to refresh them.\n"]
+    for name in ("fuzz.md", "load.md"):
+        path = ROOT / "docs" / name
+        if path.exists():
+            body = path.read_text().split("\n", 1)[1]   # below the record's own title
+            parts.append(f"### docs/{name}\n{body}")
+    return "\n".join(parts)
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", "No application metrics to publish")  # as pytest does
     start = time.perf_counter()
@@ -102,6 +116,7 @@ def main() -> None:
     for name in SECTIONS:
         print(f"measuring {name}", flush=True)
         text += "\n" + import_module(name).measure()
+    text += "\n" + from_outside()
     OUTPUT.write_text(text)
     print(text)
     print(f"written to {OUTPUT.relative_to(ROOT)}")

@@ -85,10 +85,46 @@ def transactions_backing_up_items():
         dynamodb_models.copy = copy
 
 
+@contextmanager
+def moto_queries_by_partition():
+    """moto 5.2.5 answers every Query by sorting every item of the table (Table.all_items); here a table Query
+    looks at its own partition and an index Query at the items unsorted (both sort their results afterwards):
+    the same answers, in a time that does not grow with the rest of the table. Scans keep moto's order."""
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+    if getattr(original, "by_partition", False):   # already patched
+        yield
+        return
+
+    lock = threading.Lock()
+
+    def query(self, hash_key, *args, **kwargs):
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name or not self.range_key_attr:
+            self.all_items = lambda: [item for partition in self.items.values()
+                                      for item in (partition.values() if self.range_key_attr else [partition])]
+        else:
+            partition = self.items.get(hash_key) or {}
+            self.all_items = lambda: list(partition.values())
+        with lock:   # all_items is set on the shared table: one Query at a time (moto server is threaded)
+            try:
+                return original(self, hash_key, *args, **kwargs)
+            finally:
+                self.__dict__.pop("all_items", None)
+
+    query.by_partition = True
+    Table.query = query
+    try:
+        yield
+    finally:
+        Table.query = original
+
+
 def main(argv: list[str]) -> None:
     from moto.server import main as moto_main
 
-    with transactions_backing_up_items():
+    with transactions_backing_up_items(), moto_queries_by_partition():
         moto_main(argv)
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bench.rollups import moto_queries_by_partition
 from chalicelib import aws, clock
 from chalicelib.config import get_settings
+from local.moto_server import moto_queries_by_partition
 from tests.factories import Api, imei
 from tests.rollups.reference import iso
 
