@@ -19,10 +19,8 @@ from app import app  # noqa: E402
 from bench import calls, coldstart, operations, report  # noqa: E402
 from bench.counting import Meter  # noqa: E402
 from bench.fleet import Fleet  # noqa: E402
-from chalicelib import aws  # noqa: E402
+from chalicelib import aws, process_state  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
-from chalicelib.operations import drivers, queue  # noqa: E402
-from chalicelib.store import dynamo  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
 from local.moto_server import transactions_backing_up_items  # noqa: E402
 from local.provision import provision  # noqa: E402
@@ -48,11 +46,7 @@ def measure_api():
     rounds, seeding, remote = {}, {}, {}
     with mock_aws(), transactions_backing_up_items():  # make run's moto: same answers, no table copies
         aws.reset_clients()
-        get_settings.cache_clear()
-        dynamo.forget_sequences()
-        token_service.forget_cached_tokens()
-        queue.forget_queue_urls()
-        drivers.reset_driver()
+        process_state.forget()
         meter.attach(aws.session())  # before provision() makes the first client
         with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
             get_settings.cache_clear()

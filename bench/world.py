@@ -15,12 +15,8 @@ def world():
 
     from app import app
     from bench.counting import Meter
-    from chalicelib import aws
+    from chalicelib import aws, process_state
     from chalicelib.config import get_settings
-    from chalicelib.device_types import db as device_types_db
-    from chalicelib.operations import drivers, queue
-    from chalicelib.store import dynamo
-    from chalicelib.tokens import service as token_service
     from local.moto_server import transactions_backing_up_items
     from local.provision import provision
 
@@ -32,12 +28,7 @@ def world():
     meter.take()
     with mock_aws(), transactions_backing_up_items():
         aws.reset_clients()
-        get_settings.cache_clear()
-        dynamo.forget_sequences()
-        token_service.forget_cached_tokens()
-        queue.forget_queue_urls()
-        drivers.reset_driver()
-        device_types_db.forget_cached()
+        process_state.forget()
         meter.attach(aws.session())
         with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
             get_settings.cache_clear()

@@ -18,12 +18,8 @@ from chalice.test import Client  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from app import app  # noqa: E402
-from chalicelib import aws  # noqa: E402
+from chalicelib import aws, process_state  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
-from chalicelib.device_types import db as device_types_db  # noqa: E402
-from chalicelib.operations import drivers, queue  # noqa: E402
-from chalicelib.store import dynamo  # noqa: E402
-from chalicelib.tokens import service as token_service  # noqa: E402
 from local.moto_server import transactions_backing_up_items  # noqa: E402
 from local.provision import provision  # noqa: E402
 from tests.factories import Api  # noqa: E402
@@ -39,12 +35,7 @@ def fast_moto_transactions():
 
 def forget_process_state() -> None:
     """What a warm Lambda remembers between requests: cleared for a fresh moto world."""
-    get_settings.cache_clear()
-    dynamo.forget_sequences()
-    token_service.forget_cached_tokens()
-    queue.forget_queue_urls()
-    drivers.reset_driver()
-    device_types_db.forget_cached()
+    process_state.forget()
 
 
 @pytest.fixture
