@@ -2,6 +2,7 @@
 and agent throughput; writes docs/benchmarks.md."""
 import gc
 import os
+import sys
 import time
 import warnings
 from importlib import import_module
@@ -98,8 +99,25 @@ def from_outside() -> str:
     return "\n".join(parts)
 
 
+def sections_only() -> None:
+    """`python -m bench.run --sections`: the capability sections alone, into docs/benchmarks-sections.md (the
+    full `make bench` writes the same sections into docs/benchmarks.md)."""
+    text = ("# Benchmarks: capability sections\n\nProduced by `.venv/bin/python -m bench.run --sections` on "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `make bench` measures the same sections as part "
+            "of docs/benchmarks.md.\n")
+    for name in SECTIONS:
+        print(f"measuring {name}", flush=True)
+        text += "\n" + import_module(name).measure()
+    path = ROOT / "docs" / "benchmarks-sections.md"
+    path.write_text(text)
+    print(text)
+    print(f"written to {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", "No application metrics to publish")  # as pytest does
+    if "--sections" in sys.argv[1:]:
+        return sections_only()
     start = time.perf_counter()
     print("timing cold start", flush=True)
     cold = coldstart.measure()
