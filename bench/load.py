@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from local.processes import ChildProcess, StartFailed, port_is_free
+from local.processes import ChildProcess, StartFailed, Stopped, env_number, port_is_free, stop_on_signals
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "load.md"
@@ -38,10 +38,6 @@ HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 300
 RECORDS_PER_POST = 10
 GET_ITEM = "bare DynamoDB GetItem (boto3 → moto)"
-
-
-class Stopped(Exception):
-    """SIGINT or SIGTERM: unwind to the clean-up."""
 
 
 @dataclass
@@ -241,14 +237,10 @@ def report(results: Results, seconds: int, threads: int, skipped: list[Endpoint]
 
 
 def _number(name: str, default: int, high: int) -> int:
-    value = os.environ.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise SystemExit(f"make load: {name}={value!r} is not a number from 1 to {high}")
-    return int(value)
-
-
-def _stop(signum, frame):
-    raise Stopped(signal.Signals(signum).name)
+    try:
+        return env_number(name, default, high, "a number")
+    except ValueError as problem:
+        raise SystemExit(f"make load: {problem}") from None
 
 
 def main() -> int:
@@ -266,8 +258,7 @@ def main() -> int:
 
     endpoints = [e for e in ENDPOINTS if e.method in app.routes.get(e.route, {})]
     skipped = [e for e in ENDPOINTS if e not in endpoints]
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop_on_signals()
     started = time.time()
     workers: list[threading.Thread] = []
     system = ChildProcess("make run", [sys.executable, "-m", "local.run"], dict(os.environ),

@@ -100,3 +100,23 @@ class ChildProcess:
             os.killpg(self._process.pid, signum)
         except ProcessLookupError:
             pass
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: unwind to main's clean-up."""
+
+
+def stop_on_signals() -> None:
+    """SIGINT and SIGTERM raise Stopped in the main thread, so that a run cleans up what it started."""
+    def stop(signum, frame):
+        raise Stopped(signal.Signals(signum).name)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def env_number(name: str, default: int, high: int, what: str) -> int:
+    """An environment setting from 1 to `high`. Raises: ValueError naming the variable and what it must be."""
+    value = os.environ.get(name, str(default))
+    if not value.isdigit() or not 1 <= int(value) <= high:
+        raise ValueError(f"{name}={value!r} is not {what} (1-{high})")
+    return int(value)

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from chalicelib.cli import stage_environment
 from local.demo_catalogue import DEFAULT_DEVICES
-from local.processes import ChildProcess, StartFailed, accepts_connections, port_is_free
+from local.processes import (
+    ChildProcess,
+    StartFailed,
+    Stopped,
+    accepts_connections,
+    env_number,
+    port_is_free,
+    stop_on_signals,
+)
 
 STARTED = time.monotonic()
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,10 +34,6 @@ TOKENS_PATH = STATE_DIR / "tokens.json"
 HOST = "127.0.0.1"
 STAGE = "dev"
 START_TIMEOUT_SECONDS = 30
-
-
-class Stopped(Exception):
-    """SIGINT or SIGTERM arrived: unwind to main's clean-up."""
 
 
 Worker = Callable[[threading.Event], None]
@@ -116,22 +120,11 @@ def api_answers(port: int, token: str) -> bool:
         return False
 
 
-def _number(name: str, default: int, high: int, what: str) -> int:
-    value = os.environ.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise ValueError(f"{name}={value!r} is not {what} (1-{high})")
-    return int(value)
-
-
-def _stop(signum, frame):
-    raise Stopped(signal.Signals(signum).name)
-
-
 def main() -> int:
     try:
-        api_port = _number("PORT", 8000, 65535, "a port number")
-        moto_port = _number("MOTO_PORT", 5000, 65535, "a port number")
-        demo_devices = _number("DEMO_DEVICES", DEFAULT_DEVICES, 100_000, "a number of devices")
+        api_port = env_number("PORT", 8000, 65535, "a port number")
+        moto_port = env_number("MOTO_PORT", 5000, 65535, "a port number")
+        demo_devices = env_number("DEMO_DEVICES", DEFAULT_DEVICES, 100_000, "a number of devices")
     except ValueError as error:
         print(f"make run: {error}", file=sys.stderr)
         return 2
@@ -142,8 +135,7 @@ def main() -> int:
         return 1
 
     use_environment(local_environment(moto_port))
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop_on_signals()
     children: list[ChildProcess] = []
     workers = background_workers()
     try:
