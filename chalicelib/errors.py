@@ -71,5 +71,16 @@ class RateLimited(FleetlineError):
     status, code = 429, "RATE_LIMITED"
 
 
+class ServiceUnavailable(FleetlineError):
+    """A dependency (DynamoDB, SQS, KMS) is overloaded or unreachable after our retries: nothing was
+    half-written, and the same request may be sent again after Retry-After (API.md §1)."""
+    status, code = 503, "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str = "A dependency is unavailable; retry later.", *, retry_after: int = 2,
+                 **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", str(retry_after))
+
+
 def field_problem(field: str, problem: str) -> dict:
     return {"field": field, "problem": problem}

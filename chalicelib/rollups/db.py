@@ -6,7 +6,6 @@ UpdateItem and BatchWriteItem are used: the scheduled Lambda's default grants (i
 Reads are strongly consistent: a run reads back buckets it has just written (a day from its hours).
 """
 import json
-import time
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
@@ -16,9 +15,6 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.store import dynamo, schema
-
-BATCH_WRITE = 25
-RETRIES = 8
 
 
 @dataclass
@@ -119,25 +115,9 @@ def _read(kind: str, n: int) -> None:
 
 
 def write(puts: list[dict] = (), deletes: list[dict] = ()) -> None:
-    """BatchWriteItem, 25 per request, re-sending what DynamoDB left unprocessed. A key both put and deleted
-    is put (one request may not name a key twice)."""
-    requests = {(key["PK"], key["SK"]): {"DeleteRequest": {"Key": {"PK": key["PK"], "SK": key["SK"]}}}
-                for key in deletes}
-    requests |= {(item["PK"], item["SK"]): {"PutRequest": {"Item": item}} for item in puts}
-    pending_all = list(requests.values())
-    client, table = aws.dynamodb(), dynamo.table_name()
-    for start in range(0, len(pending_all), BATCH_WRITE):
-        chunk = pending_all[start:start + BATCH_WRITE]
-        pending, attempt = {table: chunk}, 0
-        while pending:
-            counts.requests += 1
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
-            if pending:
-                if attempt >= RETRIES:
-                    raise RuntimeError("DynamoDB kept writes unprocessed; the run is retried as a whole")
-                time.sleep(min(0.05 * 2 ** attempt, 2.0))
-                attempt += 1
-        counts.items_written += len(chunk)
+    """BatchWriteItem (store.dynamo.batch_write), counted for the run's metrics."""
+    counts.requests += dynamo.batch_write(puts, deletes)
+    counts.items_written += len({(i["PK"], i["SK"]) for i in [*puts, *deletes]})
 
 
 def pack(value) -> str:

@@ -1,4 +1,8 @@
-"""Thin helpers over the DynamoDB client: get, query pages, transactions, id sequences."""
+"""The storage toolkit over the DynamoDB client: get, query pages, batch get/write with backoff, transactions,
+id sequences. Every capability's db.py goes through it; none keeps a loop of its own."""
+import random
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -6,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import get_settings
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.store import schema
 
 
@@ -45,13 +50,69 @@ def put_new(item: dict) -> bool:
         raise
 
 
-def delete_keys(keys: list[dict]) -> None:
-    """BatchWriteItem deletes, 25 at a time, re-sending what DynamoDB left unprocessed."""
-    client = aws.dynamodb()
-    for start in range(0, len(keys), 25):
-        requests = {table_name(): [{"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]}
-        while requests:
-            requests = client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or None
+BATCH_WRITE = 25       # DynamoDB's limit per BatchWriteItem
+BATCH_GET = 100        # and per BatchGetItem
+UNPROCESSED_RETRIES = 8
+
+
+def _backoff(attempt: int) -> None:
+    """Full-jitter exponential backoff before re-sending what DynamoDB left unprocessed (throttled
+    partitions); past the last attempt the caller's request answers 503 and may be retried whole."""
+    if attempt >= UNPROCESSED_RETRIES:
+        raise ServiceUnavailable("The database is throttling requests; retry later.")
+    time.sleep(random.uniform(0, min(0.05 * 2 ** attempt, 2.0)))
+
+
+def batch_write(puts: Iterable[dict] = (), deletes: Iterable[dict] = ()) -> int:
+    """BatchWriteItem, 25 per request, re-sending what DynamoDB left unprocessed; returns the requests made.
+
+    A key both put and deleted is put (one request may not name a key twice). Not atomic: callers write
+    items whose repetition is harmless (deterministic keys, idempotent values).
+
+    Raises:
+        ServiceUnavailable: items were still unprocessed after the backoff.
+    """
+    requests = {(key["PK"], key["SK"]): {"DeleteRequest": {"Key": {"PK": key["PK"], "SK": key["SK"]}}}
+                for key in deletes}
+    requests |= {(item["PK"], item["SK"]): {"PutRequest": {"Item": item}} for item in puts}
+    writes, client, name, made = list(requests.values()), aws.dynamodb(), table_name(), 0
+    for start in range(0, len(writes), BATCH_WRITE):
+        pending, attempt = {name: writes[start:start + BATCH_WRITE]}, 0
+        while pending:
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
+            made += 1
+            if pending:
+                _backoff(attempt)
+                attempt += 1
+    return made
+
+
+def delete_keys(keys: list[dict]) -> int:
+    """BatchWriteItem deletes (see batch_write)."""
+    return batch_write(deletes=keys)
+
+
+def batch_get(keys: Iterable[dict], projection: str | None = None) -> list[dict]:
+    """BatchGetItem, 100 distinct keys per request, re-asking for unprocessed keys; items in no particular order.
+
+    Raises:
+        ServiceUnavailable: keys were still unprocessed after the backoff.
+    """
+    client, name, found = aws.dynamodb(), table_name(), []
+    distinct = list({(key["PK"], key["SK"]): {"PK": key["PK"], "SK": key["SK"]} for key in keys}.values())
+    for start in range(0, len(distinct), BATCH_GET):
+        ask: dict[str, Any] = {"Keys": distinct[start:start + BATCH_GET]}
+        if projection:
+            ask["ProjectionExpression"] = projection
+        pending, attempt = {name: ask}, 0
+        while pending:
+            answer = client.batch_get_item(RequestItems=pending)
+            found += answer["Responses"].get(name, [])
+            pending = answer.get("UnprocessedKeys") or None
+            if pending:
+                _backoff(attempt)
+                attempt += 1
+    return found
 
 
 @dataclass

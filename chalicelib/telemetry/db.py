@@ -5,13 +5,12 @@ Raw record item (the rollups read these attributes; docs/telemetry.md):
     PK=DEV#<id>#CONN|APP|USE, SK=<at>#<event_id>, entity, organization_id, device_id, kind, event_id,
     occurred_at | started_at (clock.iso), the record's fields, ingested_at, expires_at (TTL, epoch seconds).
 """
-import time
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import aws, clock
+from chalicelib import clock
 from chalicelib.config import get_settings
 from chalicelib.store import dynamo, schema
 
@@ -19,9 +18,6 @@ ENTITIES = {"connection_event": "ConnectionEvent", "app_session": "AppSession", 
 # A guard only has to outlive the age at which a redelivery would be rejected anyway (90 days, models.MAX_AGE).
 GUARD_DAYS = 91
 CHANGE_LOG_DAYS = 7
-BATCH_WRITE = 25
-BATCH_GET = 100
-RETRIES = 8
 
 
 def epoch(moment: datetime) -> int:
@@ -61,44 +57,13 @@ def change_log_items(buckets: set[tuple[int, int, str, str]], ingested: datetime
             for organization_id, device_id, hour, kind in sorted(buckets)]
 
 
-def _backoff(attempt: int) -> None:
-    if attempt >= RETRIES:
-        raise RuntimeError("DynamoDB kept items unprocessed; the batch is retried by the client")
-    time.sleep(min(0.05 * 2 ** attempt, 2.0))
-
-
 def put_all(items: list[dict]) -> int:
-    """BatchWriteItem puts, 25 per request, re-sending what DynamoDB left unprocessed; returns the requests made."""
-    client, table, requests = aws.dynamodb(), dynamo.table_name(), 0
-    for start in range(0, len(items), BATCH_WRITE):
-        pending = {table: [{"PutRequest": {"Item": item}} for item in items[start:start + BATCH_WRITE]]}
-        attempt = 0
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
-            requests += 1
-            if pending:
-                _backoff(attempt)
-                attempt += 1
-    return requests
+    """BatchWriteItem puts; returns the requests made."""
+    return dynamo.batch_write(items)
 
 
 def get_all(keys: list[dict], projection: str | None = None) -> list[dict]:
-    """BatchGetItem, 100 distinct keys per request, re-asking for unprocessed keys; items in no particular order."""
-    client, table, found = aws.dynamodb(), dynamo.table_name(), []
-    distinct = list({(key["PK"], key["SK"]): key for key in keys}.values())
-    for start in range(0, len(distinct), BATCH_GET):
-        ask: dict[str, Any] = {"Keys": distinct[start:start + BATCH_GET]}
-        if projection:
-            ask["ProjectionExpression"] = projection
-        pending, attempt = {table: ask}, 0
-        while pending:
-            answer = client.batch_get_item(RequestItems=pending)
-            found += answer["Responses"].get(table, [])
-            pending = answer.get("UnprocessedKeys") or None
-            if pending:
-                _backoff(attempt)
-                attempt += 1
-    return found
+    return dynamo.batch_get(keys, projection)
 
 
 # --- connection history ---------------------------------------------------------------------------
