@@ -4,6 +4,7 @@ Capabilities are imported as packages whose modules load on first use (`devices.
 agent and schedule Lambdas, which import this file too, do not pay for the HTTP models.
 """
 import os
+from dataclasses import astuple
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
@@ -226,16 +227,23 @@ def _cached(body: dict):
 @app.route("/admin/rollups", methods=["POST"])
 def run_rollups():
     req = app.current_request
-    return run_once(req, principal(), lambda: respond(rollups.service.run_now(principal())))
+    return run_once(req, principal(), lambda: respond(*astuple(rollups.service.run_now(principal()))))
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES))
+@app.schedule(Rate(2, unit=Rate.MINUTES))
 def roll_up_telemetry(event):
     rollups.service.run_scheduled(event.context)
 
 
-def _analytics_query(subscriber: bool = False):
-    model = analytics.models.SubscriberQuery if subscriber else analytics.models.AnalyticsQuery
+@app.on_sqs_message(queue=os.environ.get("ROLLUP_QUEUE_NAME", "fleetline-rollups.fifo"), batch_size=10)
+def aggregate_telemetry(event):
+    return rollups.worker.handle_batch(event.to_dict(), event.context)
+
+
+def _analytics_query(subscriber: bool = False, map_slice: bool = False):
+    models = analytics.models
+    model = {(False, False): models.AnalyticsQuery, (True, False): models.SubscriberQuery,
+             (False, True): models.MapQuery, (True, True): models.SubscriberMapQuery}[(subscriber, map_slice)]
     return parse_query(app.current_request, model)
 
 
@@ -246,7 +254,7 @@ def get_company_data_usage():
 
 @app.route("/analytics/data-usage-by-subscriber", methods=["GET"])
 def get_company_data_usage_by_subscriber():
-    return analytics.service.company_usage_by_subscriber(principal(), _analytics_query())
+    return analytics.service.company_usage_by_subscriber(principal(), _analytics_query(map_slice=True))
 
 
 @app.route("/analytics/data-usage/{physical_id}", methods=["GET"])
@@ -273,13 +281,14 @@ def get_company_data_usage_by_protocol():
 
 @app.route("/analytics/data-usage-ip-address", methods=["GET"])
 def get_company_data_usage_by_ip():
-    return analytics.service.company_usage_by_ip(principal(), _analytics_query())
+    return analytics.service.company_usage_by_ip(principal(), _analytics_query(map_slice=True))
 
 
 @app.route("/analytics/data-usage-ip-address/{physical_id}", methods=["GET"])
 def get_subscriber_data_usage_by_ip(physical_id):
     caller = analytics.service.subscriber_caller(principal())
-    return analytics.service.subscriber_usage_by_ip(caller, physical_id, _analytics_query(subscriber=True))
+    return analytics.service.subscriber_usage_by_ip(caller, physical_id,
+                                                    _analytics_query(subscriber=True, map_slice=True))
 
 
 # --- administration (API.md §9) -------------------------------------------------------------------

@@ -7,6 +7,7 @@ def forget() -> None:
     from chalicelib.config import get_settings
     from chalicelib.device_types import db as device_types_db
     from chalicelib.operations import drivers, queue
+    from chalicelib.rollups import lanes
     from chalicelib.store import dynamo
     from chalicelib.tokens import service as token_service
 
@@ -14,5 +15,6 @@ def forget() -> None:
     dynamo.forget_sequences()
     token_service.forget_cached_tokens()
     queue.forget_queue_urls()
+    lanes.forget_queue_urls()
     drivers.reset_driver()
     device_types_db.forget_cached()

@@ -10,6 +10,7 @@ from infra.functions import Function
 PERIOD_SECONDS = 300
 # Retries back off up to 15 minutes and a message has five receives: older than an hour means stuck.
 OLDEST_MESSAGE_SECONDS = 3600
+ROLLUP_LAG_SECONDS = 600   # last_updated may be 2 minutes (the schedule) plus a unit behind; 10 means stuck
 
 
 def alarm(name: str, description: str, namespace: str, metric: str, dimensions: dict, statistic: str = "Sum",
@@ -40,6 +41,13 @@ def alarm_resources(stage: str, functions: list[Function], api_name: str, api_st
             f"{prefix}-operations-backlog", "The oldest operation message waits for over an hour: is the agent "
             "running?", "AWS/SQS", "ApproximateAgeOfOldestMessage",
             {"QueueName": {"Fn::GetAtt": ["OperationsQueue", "QueueName"]}}, "Maximum", OLDEST_MESSAGE_SECONDS),
+        "RollupsDeadLetterQueueAlarm": alarm(
+            f"{prefix}-rollups-dlq", "A rollups message was given up on: its lane's pending work waits in the table; "
+            "see docs/rollups.md.", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": ["RollupsDeadLetterQueue", "QueueName"]}}, "Maximum"),
+        "RollupLagAlarm": alarm(
+            f"{prefix}-rollup-lag", "The slowest rollup lane is more than 10 minutes behind (last_updated).",
+            "Fleetline", "RollupLagSeconds", {"service": "fleetline-api"}, "Maximum", ROLLUP_LAG_SECONDS),
         "ApiServerErrorsAlarm": alarm(
             f"{prefix}-api-5xx", "The API answered 5xx (unhandled errors, Lambda failures or timeouts).",
             "AWS/ApiGateway", "5XXError", {"ApiName": api_name, "Stage": api_stage}),

@@ -23,12 +23,14 @@ import sys
 from pathlib import Path
 
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 from infra import alarms
 from infra.functions import lambda_functions
 from infra.policy import CONFIG_PATH, StackArns, policy, stage_variables
 
 AGENT = "OperationsAgentHandler"   # Chalice's logical id for the operations_agent_handler function
+ROLLUPS_WORKER = "AggregateTelemetry"   # and for aggregate_telemetry, the rollups queue's consumer
 LOG_RETENTION_DAYS = {"prod": 90, "dev": 14}
 # Said outright (cfn-lint I3011 asks): queues and logs go with the stack. A queued message only points at an
 # operation whose state lives in the table, and a kept log group would block re-creating the stack.
@@ -55,10 +57,11 @@ def merge_template(stage: str, app=None) -> dict:
         resources[function.role_logical_id] = {"Properties": {"Policies": [{
             "PolicyName": f"{function.role_logical_id}Policy",
             "PolicyDocument": policy(stage, function, StackArns())}]}}
-    if AGENT in resources:
-        resources[AGENT]["DependsOn"].append("OperationsQueue")
-        resources[AGENT]["Properties"]["Events"] = {f"{AGENT}SqsEventSource": {
-            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+    for consumer, queue_resource in ((AGENT, "OperationsQueue"), (ROLLUPS_WORKER, "RollupsQueue")):
+        if consumer in resources:
+            resources[consumer]["DependsOn"].append(queue_resource)
+            resources[consumer]["Properties"]["Events"] = {f"{consumer}SqsEventSource": {
+                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     return {
         "Description": f"Fleetline, stage {stage}: API, operations agent, schedules, table, queues, key, alarms.",
         "Parameters": alarms.PARAMETERS,
@@ -68,6 +71,7 @@ def merge_template(stage: str, app=None) -> dict:
             "TableName": {"Value": {"Ref": "Table"}},
             "OperationsQueueUrl": {"Value": {"Ref": "OperationsQueue"}},
             "OperationsDeadLetterQueueUrl": {"Value": {"Ref": "OperationsDeadLetterQueue"}},
+            "RollupsQueueUrl": {"Value": {"Ref": "RollupsQueue"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
@@ -99,7 +103,7 @@ def _log_group(stage: str, function) -> dict:
 
 
 def stateful_resources(names: dict) -> dict:
-    """The table, the operations queue with its dead-letter queue, and the device-secrets key."""
+    """The table, the operations and rollups queues with their dead-letter queues, and the device-secrets key."""
     table = schema.table_definition(names["TABLE_NAME"])
     queue_name = names["OPERATIONS_QUEUE_NAME"]
     return {
@@ -114,6 +118,16 @@ def stateful_resources(names: dict) -> dict:
             **_cfn({k: v for k, v in queue.queue_attributes("").items() if k != "RedrivePolicy"}),
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": queue.MAX_RECEIVES}}},
+        # The rollups' lanes (chalicelib/rollups/lanes.py): what waits here is also in the table's pending logs or
+        # is a tick the schedule sends again, so the queues go with the stack.
+        "RollupsDeadLetterQueue": {"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": lanes.dead_letter_queue_name(names["ROLLUP_QUEUE_NAME"]),
+            **_cfn(lanes.dead_letter_attributes())}},
+        "RollupsQueue": {"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": names["ROLLUP_QUEUE_NAME"],
+            **_cfn({k: v for k, v in lanes.queue_attributes("").items() if k != "RedrivePolicy"}),
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["RollupsDeadLetterQueue", "Arn"]},
+                              "maxReceiveCount": lanes.MAX_RECEIVES}}},
         # Retained like the table: deleting the key would make every stored device password unreadable.
         "DeviceSecretsKey": {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
                              "Properties": {"Description": "Fleetline device passwords", "EnableKeyRotation": True}},

@@ -36,6 +36,7 @@ class Grants:
     table: tuple[str, ...] = ()
     queue: tuple[str, ...] = ()
     key: tuple[str, ...] = ()
+    rollups: tuple[str, ...] = ()     # the rollups' queue (chalicelib/rollups/lanes.py)
 
 
 GRANTS: dict[str, Grants] = {
@@ -46,7 +47,10 @@ GRANTS: dict[str, Grants] = {
     "api_handler": Grants(
         table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
-        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",)),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",),
+        # Ingest announces its records and DELETE its purges; POST /admin/rollups/ also consumes, joining the work.
+        rollups=("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                 "sqs:ChangeMessageVisibility")),
     # The agent: reads by key and transitions in transactions (no Query); its event source mapping,
     # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
     # itself changes visibility (backoff, releasing skipped messages) after one GetQueueUrl. The GenieACS
@@ -57,6 +61,17 @@ GRANTS: dict[str, Grants] = {
                "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")),
     # The sweep times operations out in the table (GSI3 query, transitions); it sends nothing.
     "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES)),
+    # The rollups' schedule reads the audit trail (GSI2) and its watermark, reads the lanes' states, and sends the
+    # lanes their device changes and ticks.
+    "roll_up_telemetry": Grants(table=(*TABLE_READS, "dynamodb:UpdateItem"), rollups=("sqs:SendMessage",
+                                                                                      "sqs:GetQueueUrl")),
+    # The rollups' worker: units read and write the table in batches (no DeleteItem: deletes go in BatchWriteItem);
+    # its event source mapping receives, deletes and reads the queue's attributes with the function's role; it sends
+    # its own lane a tick when a backlog outlasts its time.
+    "aggregate_telemetry": Grants(
+        table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"),
+        rollups=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage",
+                 "sqs:GetQueueUrl")),
 }
 # Any other schedule (health checks, rollups): reads, writes, transactions guarded by a ConditionCheck
 # (the device still exists) and batch writes (IAM has one action for batch puts and deletes); no DeleteItem,
@@ -118,6 +133,8 @@ def policy(stage: str, function: Function, arns=None) -> dict:
     queue_name = names["OPERATIONS_QUEUE_NAME"]
     if grants.queue:
         statements.append(_statement("OperationsQueue", grants.queue, [arns.arn("sqs", queue_name)]))
+    if grants.rollups:
+        statements.append(_statement("RollupsQueue", grants.rollups, [arns.arn("sqs", names["ROLLUP_QUEUE_NAME"])]))
     if grants.key:
         key, condition = arns.key(names["KMS_KEY_ID"])
         statements.append(_statement("DeviceSecrets", grants.key, [key],
@@ -182,12 +199,13 @@ def grants_table(app) -> str:
         return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
 
     rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
-            "| KMS: the device-secrets key | CloudWatch Logs |", "| --- | --- | --- | --- | --- |"]
+            "| SQS: the rollups queue | KMS: the device-secrets key | CloudWatch Logs |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for function in lambda_functions(app):
         grants = grants_for(function)
         default = ", default grants" if function.name not in GRANTS else ""
         rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
-                    f"| {cell(grants.key)} | own log group |")
+                    f"| {cell(grants.rollups)} | {cell(grants.key)} | own log group |")
     return "\n".join(rows)
 
 

@@ -101,13 +101,15 @@ def moto_queries_by_partition():
 
     def query(self, hash_key, *args, **kwargs):
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or not self.range_key_attr:
-            self.all_items = lambda: [item for partition in self.items.values()
-                                      for item in (partition.values() if self.range_key_attr else [partition])]
-        else:
-            partition = self.items.get(hash_key) or {}
-            self.all_items = lambda: list(partition.values())
-        with lock:   # all_items is set on the shared table: one Query at a time (moto server is threaded)
+        # all_items is set on the shared table: one Query at a time (moto server is threaded, and so are the rollups'
+        # reads), the attribute set inside the lock, or a concurrent Query would read another's partition.
+        with lock:
+            if index_name or not self.range_key_attr:
+                self.all_items = lambda: [item for partition in self.items.values()
+                                          for item in (partition.values() if self.range_key_attr else [partition])]
+            else:
+                partition = self.items.get(hash_key) or {}
+                self.all_items = lambda: list(partition.values())
             try:
                 return original(self, hash_key, *args, **kwargs)
             finally:

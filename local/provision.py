@@ -2,11 +2,12 @@
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 
 
 def provision() -> None:
-    """The table (from store.schema) with its TTL, the operations queue and its DLQ, and the KMS key."""
+    """The table (from store.schema) with its TTL, the operations and rollups queues with their DLQs, the KMS key."""
     settings = get_settings()
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**schema.table_definition(settings.table_name))
@@ -18,6 +19,11 @@ def provision() -> None:
     dead_letter_arn = sqs.get_queue_attributes(QueueUrl=dead_letter_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     sqs.create_queue(QueueName=settings.operations_queue_name, Attributes=queue.queue_attributes(dead_letter_arn))
+    rollups_dead_letter_url = sqs.create_queue(QueueName=lanes.dead_letter_queue_name(settings.rollup_queue_name),
+                                               Attributes=lanes.dead_letter_attributes())["QueueUrl"]
+    rollups_dead_letter_arn = sqs.get_queue_attributes(QueueUrl=rollups_dead_letter_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=settings.rollup_queue_name, Attributes=lanes.queue_attributes(rollups_dead_letter_arn))
     kms = aws.client("kms")
     key_id = kms.create_key(Description="Fleetline device secrets")["KeyMetadata"]["KeyId"]
     if settings.kms_key_id.startswith("alias/"):

@@ -1,4 +1,5 @@
-"""The agent and the schedules for `make run`, which `chalice local` does not run (STYLE fact 9).
+"""The agent, the rollups' queue consumer and the schedules for `make run`, which `chalice local` does not run
+(STYLE fact 9).
 
 Each worker calls the same handler the Lambda runs (`app.handler_map[name]`), with the event AWS
 would send, so the local run exercises the deployed code path.
@@ -13,6 +14,7 @@ from chalice.local import LambdaContext
 
 from chalicelib import aws
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 
 
 def _context(name: str) -> LambdaContext:
@@ -29,28 +31,44 @@ def sqs_event(messages: list[dict], queue_arn: str) -> dict:
 
 
 class QueueWorker:
-    """Long-polls the operations queue and hands each batch to the agent; deletes what succeeded."""
+    """Long-polls a queue (the operations queue by default) and hands each batch to its handler; deletes what
+    succeeded."""
 
-    def __init__(self, app, handler_name: str = "operations_agent_handler"):
+    def __init__(self, app, handler_name: str = "operations_agent_handler", queue_url=queue.queue_url):
         self.handler = app.handler_map[handler_name]
         self.name = handler_name
+        self.queue_url = queue_url
+
+    def _context(self):
+        return _context(self.name)
 
     def poll_once(self, wait_seconds: int = 1) -> int:
         """One receive and one batch; the number of messages handled."""
         sqs = aws.client("sqs")
-        url = queue.queue_url()
+        url = self.queue_url()
         received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
                                        AttributeNames=["All"]).get("Messages", [])
         if not received:
             return 0
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        result = self.handler(sqs_event(received, arn), _context(self.name)) or {}
+        result = self.handler(sqs_event(received, arn), self._context()) or {}
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                 for i, m in enumerate(received) if m["MessageId"] not in failed]
         if done:
             sqs.delete_message_batch(QueueUrl=url, Entries=done)
         return len(received)
+
+
+class LaneWorker(QueueWorker):
+    """The rollups' queue consumer (aggregate_telemetry): what the event source mapping does deployed."""
+
+    def __init__(self, app):
+        super().__init__(app, "aggregate_telemetry", lanes.queue_url)
+
+    def _context(self):
+        # A tick's units get a Lambda's time: the local run has no 15-minute limit, but units are bounded anyway.
+        return LambdaContext(function_name=self.name, memory_size=1024, max_runtime_ms=300_000)
 
 
 class ScheduleRunner:
@@ -96,6 +114,20 @@ def agent_loop(app, log=print):
                 agent.poll_once(wait_seconds=1)
             except Exception as error:  # keep the local run alive; the error is shown
                 log(f"agent: {error!r}")
+                stopping.wait(1)
+    return loop
+
+
+def lanes_loop(app, log=print):
+    """A BackgroundWorkers worker: consume the rollups queue until stopped (make run starts two)."""
+    consumer = LaneWorker(app)
+
+    def loop(stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            try:
+                consumer.poll_once(wait_seconds=1)
+            except Exception as error:  # keep the local run alive; the error is shown
+                log(f"rollups: {error!r}")
                 stopping.wait(1)
     return loop
 

@@ -1,35 +1,41 @@
-"""Reads of the rollups' hourly aggregates (API.md §8): one key-range Query per partition, never the raw records.
+"""Reads of the rollups' aggregates (API.md §8); never a raw record. docs/analytics.md has the costs.
 
-An hour item exists only for hours that held records, so a range costs what it holds, not its length: at most
-8,784 items (366 days) per partition, read 1 MB per Query page.
+- Totals (data usage, sessions, protocols) of an organization: its day items, hour by hour inside (366 for a year).
+- Maps (subscribers, IP addresses) of an organization: its entries of each period that tiles the range (ranges.py),
+  in MAP_SHARDS partitions per level, read on parallel threads.
+- A subscriber: its own day items (hour by hour inside) and IP entries.
 """
+from concurrent.futures import ThreadPoolExecutor
+
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import clock
-from chalicelib.analytics.models import HourRange
 from chalicelib.store import dynamo, schema
 
-# What each figure needs from an hour item. DynamoDB bills and pages by the whole item whatever the projection,
-# but a projection keeps the large maps (subscribers, ips) off the wire and out of deserialisation.
-DIRECTION = ("hour", "mo_bytes", "mt_bytes")
-SESSIONS = ("hour", "sessions")
-PROTOCOLS = ("hour", "protocols")
-IPS = ("hour", "ips")
-SUBSCRIBERS = ("hour", "subscribers")
+THREADS = 8
 
 
-def organization_hours(organization_id: int, hours: HourRange, attributes: tuple[str, ...]) -> list[dict]:
-    """An organization's hour items from hours.first to hours.last, oldest first."""
-    low = schema.organization_hour_key(organization_id, clock.iso(hours.first))
-    high = schema.organization_hour_key(organization_id, clock.iso(hours.last))
-    return _key_range(low, high, attributes)
+def organization_days(organization_id: int, first_day: str, last_day: str) -> list[dict]:
+    return _range(schema.organization_day_partition(organization_id), first_day, last_day)
 
 
-def device_hours(device_id: int, hours: HourRange, attributes: tuple[str, ...]) -> list[dict]:
-    """A device's hour items from hours.first to hours.last, oldest first."""
-    low = schema.device_hour_key(device_id, clock.iso(hours.first))
-    high = schema.device_hour_key(device_id, clock.iso(hours.last))
-    return _key_range(low, high, attributes)
+def organization_map(organization_id: int, kind: str, pieces: list[tuple[str, str, str]]) -> list[dict]:
+    """Every entry of the organization's map (SUB or IP) in the periods of `pieces`."""
+    reads = [(schema.map_partition(organization_id, kind, level, shard), f"{first}#", f"{last}#~")
+             for level, first, last in pieces for shard in range(schema.MAP_SHARDS)]
+    with ThreadPoolExecutor(min(THREADS, len(reads))) as pool:
+        return [item for items in pool.map(lambda read: _range(*read), reads) for item in items]
+
+
+def device_days(device_id: int, first_day: str, last_day: str) -> list[dict]:
+    return _range(schema.device_aggregates_partition(device_id), schema.device_period_sort_value("D", first_day),
+                  schema.device_period_sort_value("D", last_day) + "#~")
+
+
+def device_ips(device_id: int, pieces: list[tuple[str, str, str]]) -> list[dict]:
+    partition = schema.device_aggregates_partition(device_id)
+    return [item for level, first, last in pieces
+            for item in _range(partition, schema.device_ip_sort_value(level, first),
+                               schema.device_ip_sort_value(level, last) + "#~")]
 
 
 def organization_ids() -> list[int]:
@@ -39,7 +45,5 @@ def organization_ids() -> list[int]:
     return [organization.id for organization in organizations_db.list_all()]
 
 
-def _key_range(low: dict, high: dict, attributes: tuple[str, ...]) -> list[dict]:
-    names = {f"#a{i}": name for i, name in enumerate(attributes)}
-    return dynamo.query_all(KeyConditionExpression=Key("PK").eq(low["PK"]) & Key("SK").between(low["SK"], high["SK"]),
-                            ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+def _range(pk: str, low: str, high: str) -> list[dict]:
+    return dynamo.query_all(KeyConditionExpression=Key("PK").eq(pk) & Key("SK").between(low, high))

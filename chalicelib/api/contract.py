@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from chalicelib.analytics.models import AnalyticsQuery, SubscriberQuery
+from chalicelib.analytics.models import AnalyticsQuery, MapQuery, SubscriberMapQuery, SubscriberQuery
 from chalicelib.analytics.summary_models import SummaryQuery
 from chalicelib.api import report_schemas as reports
 from chalicelib.api import schemas
@@ -70,10 +70,13 @@ def _created(summary: str, body: type[BaseModel], model: type[BaseModel], *error
               answer="Created.")
 
 
-def _analytics(summary: str, model: type[BaseModel], subscriber: bool = False) -> Op:
-    return Op(summary, "analytics", {200: model}, query=SubscriberQuery if subscriber else AnalyticsQuery,
+def _analytics(summary: str, model: type[BaseModel], subscriber: bool = False, query=None) -> Op:
+    return Op(summary, "analytics", {200: model}, query=query or (SubscriberQuery if subscriber else AnalyticsQuery),
               errors=(404,) if subscriber else (),
-              description="Hour buckets; startDate and endDate are ISO 8601 with an offset, at most 366 days apart.")
+              description="Hour buckets; startDate and endDate are ISO 8601 with an offset, at most 366 days apart. "
+                          "An answer over 5 MB is 400 RESPONSE_TOO_LARGE"
+                          + (" unless limit and offset ask for a slice of its map (the answer then adds `count`)."
+                             if query else "."))
 
 
 _DEVICE = "/inventory_device/{device_id}"
@@ -126,12 +129,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                                   {200: reports.DeviceAppConnectionSummary, 304: None},
                                                   query=SummaryQuery, if_none_match=True, etag=True,
                                                   answer="Precomputed figures; 304 when If-None-Match names them."),
-    ("POST", "/admin/rollups"): Op("Run the rollups now", "administration", {200: reports.RollupRun}, idempotent=True,
-                                   errors=(409,), answer="Done: what the run did."),
+    ("POST", "/admin/rollups"): Op("Run the rollups now", "administration",
+                                   {200: reports.RollupRun, 202: reports.RollupRun}, idempotent=True,
+                                   answer="Every record acknowledged before the request is in the figures (200); a "
+                                          "backlog larger than one request is 202 with Retry-After, and a repeat "
+                                          "carries on."),
     # analytics (API.md §8)
     ("GET", "/analytics/data-usage"): _analytics("Company data usage", reports.DataUsage),
     ("GET", "/analytics/data-usage-by-subscriber"): _analytics("Company data usage by subscriber",
-                                                               reports.DataUsageBySubscriber),
+                                                               reports.DataUsageBySubscriber, query=MapQuery),
     ("GET", "/analytics/data-usage/{physical_id}"): _analytics("Subscriber data usage", reports.DataUsage, True),
     ("GET", "/analytics/session-count"): _analytics("Company session count", reports.FormattedCompanySessionCount),
     ("GET", "/analytics/session-count/{physical_id}"): _analytics("Subscriber session count",
@@ -139,9 +145,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/analytics/data-usage-network-protocol"): _analytics("Company data usage by network protocol",
                                                                   reports.FormattedDataUsageByNetworkProtocol),
     ("GET", "/analytics/data-usage-ip-address"): _analytics("Company data usage by IP address",
-                                                            reports.DataUsageByIpAddress),
+                                                            reports.DataUsageByIpAddress, query=MapQuery),
     ("GET", "/analytics/data-usage-ip-address/{physical_id}"): _analytics("Subscriber data usage by IP address",
-                                                                          reports.DataUsageByIpAddress, True),
+                                                                          reports.DataUsageByIpAddress, True,
+                                                                          query=SubscriberMapQuery),
     # administration (API.md §9)
     ("GET", "/admin/organizations"): _catalogue("List organizations", Organization),
     ("POST", "/admin/organizations"): _created("Create an organization", OrganizationCreate, Organization, 409),

@@ -1,11 +1,10 @@
-"""Telemetry items <-> DynamoDB: raw records, their de-duplication guards, the rollups' change log, and
-history pages. Keys come from store/schema.py; batched reads and writes retry what DynamoDB left unprocessed.
+"""Telemetry items <-> DynamoDB: raw records, their de-duplication guards, and history pages. Keys come from
+store/schema.py; batched reads and writes retry what DynamoDB left unprocessed.
 
 Raw record item (the rollups read these attributes; docs/telemetry.md):
     PK=DEV#<id>#CONN|APP|USE, SK=<at>#<event_id>, entity, organization_id, device_id, kind, event_id,
     occurred_at | started_at (clock.iso), the record's fields, ingested_at, expires_at (TTL, epoch seconds).
 """
-import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,6 @@ from chalicelib.store import dynamo, schema
 ENTITIES = {"connection_event": "ConnectionEvent", "app_session": "AppSession", "usage": "UsageRecord"}
 # A guard only has to outlive the age at which a redelivery would be rejected anyway (90 days, models.MAX_AGE).
 GUARD_DAYS = 91
-CHANGE_LOG_DAYS = 7
 
 
 def epoch(moment: datetime) -> int:
@@ -45,16 +43,6 @@ def raw_item(kind: str, organization_id: int, device_id: int, event_id: str, at:
 def guard_item(kind: str, organization_id: int, device_id: int, event_id: str, at: datetime) -> dict:
     return {**schema.event_guard_key(organization_id, kind, event_id), "entity": "EventGuard",
             "device_id": device_id, "at": clock.iso(at), "expires_at": epoch(at + timedelta(days=GUARD_DAYS))}
-
-
-def change_log_items(buckets: set[tuple[int, int, str, str]], ingested: datetime) -> list[dict]:
-    """One entry per (organization, device, hour, kind) bucket that a batch wrote records into."""
-    ingested_at, nonce = clock.iso(ingested), uuid.uuid4().hex[:12]
-    expires_at = epoch(ingested + timedelta(days=CHANGE_LOG_DAYS))
-    return [{**schema.change_log_key(device_id, ingested_at, hour, kind, nonce), "entity": "ChangeLog",
-             "device_id": device_id, "organization_id": organization_id, "hour": hour, "kind": kind,
-             "ingested_at": ingested_at, "expires_at": expires_at}
-            for organization_id, device_id, hour, kind in sorted(buckets)]
 
 
 def put_all(items: list[dict]) -> int:

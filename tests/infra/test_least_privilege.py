@@ -17,6 +17,7 @@ from app import app
 from chalicelib import aws, clock
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from infra.functions import lambda_functions
 from infra.policy import policy
 from local.workers import sqs_event
@@ -174,10 +175,23 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
     with recorder.running("api_handler"):
         assert api.delete(f"/inventory_device/{device['id']}/").status_code == 204
 
+    # The rollups' worker: the schedule's ticks and the delete's purge wait in its queue.
+    with recorder.running("aggregate_telemetry"):
+        sqs = aws.client("sqs")
+        arn = sqs.get_queue_attributes(QueueUrl=lanes.queue_url(), AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"]
+        received = sqs.receive_message(QueueUrl=lanes.queue_url(), MaxNumberOfMessages=10,
+                                       AttributeNames=["All"])["Messages"]
+    rollups_mapping_requests = recorder.requests.pop("aggregate_telemetry")
+    with recorder.running("aggregate_telemetry"):
+        answer = client.lambda_.invoke("aggregate_telemetry", sqs_event(received, arn)).payload
+    assert answer == {"batchItemFailures": []}
+
+    mappings = {"operations_agent_handler": mapping_requests, "aggregate_telemetry": rollups_mapping_requests}
     for name, function in functions.items():
         requests = recorder.requests.get(name, [])
         assert requests or function.kind == "schedule", f"{name} was not exercised"
-        assert_covered(function, requests + (mapping_requests if name == "operations_agent_handler" else []))
+        assert_covered(function, requests + mappings.get(name, []))
     # What AWS's event source mapping does with the agent's role, which no test can record.
     mapping = policy("dev", functions["operations_agent_handler"])["Statement"]
     queue_actions = next(s["Action"] for s in mapping if s["Sid"] == "OperationsQueue")
@@ -193,8 +207,20 @@ def test_the_api_encrypts_device_passwords_and_no_function_can_decrypt_them():
         assert ("kms:Encrypt" in actions) == (function.name == "api_handler")
 
 
+def _queue_actions(function, sid: str) -> set[str]:
+    return {a for s in policy("dev", function)["Statement"] if s["Sid"] == sid for a in s["Action"]}
+
+
 def test_only_the_api_sends_to_the_queue_and_only_the_agent_consumes_it():
     for function in lambda_functions(app):
-        actions = {a for s in policy("dev", function)["Statement"] for a in s["Action"]}
+        actions = _queue_actions(function, "OperationsQueue")
         assert ("sqs:SendMessage" in actions) == (function.name == "api_handler")
-        assert ("sqs:DeleteMessage" in actions) == (function.kind == "queue")
+        assert ("sqs:DeleteMessage" in actions) == (function.name == "operations_agent_handler")
+
+
+def test_the_rollups_queue_is_fed_by_the_api_and_the_schedule_and_consumed_by_its_worker_and_the_api():
+    for function in lambda_functions(app):
+        actions = _queue_actions(function, "RollupsQueue")
+        assert ("sqs:SendMessage" in actions) == (function.name in ("api_handler", "roll_up_telemetry",
+                                                                     "aggregate_telemetry"))
+        assert ("sqs:DeleteMessage" in actions) == (function.name in ("api_handler", "aggregate_telemetry"))

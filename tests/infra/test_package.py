@@ -81,11 +81,15 @@ def test_the_queue_redrives_to_its_dead_letter_queue_and_the_agent_reports_parti
     resources = template["Resources"]
     redrive = resources["OperationsQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]}
-    [agent] = [f for f in lambda_functions(app) if f.kind == "queue"]
-    [event] = resources[agent.logical_id]["Properties"]["Events"].values()
-    assert event["Type"] == "SQS"
-    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + stage_variables(STAGE)["OPERATIONS_QUEUE_NAME"])
+    for handler, queue_name in (("operations_agent_handler", "OPERATIONS_QUEUE_NAME"),
+                                ("aggregate_telemetry", "ROLLUP_QUEUE_NAME")):
+        [consumer] = [f for f in lambda_functions(app) if f.name == handler]
+        [event] = resources[consumer.logical_id]["Properties"]["Events"].values()
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + stage_variables(STAGE)[queue_name])
+    rollups = resources["RollupsQueue"]["Properties"]["RedrivePolicy"]
+    assert rollups["deadLetterTargetArn"] == {"Fn::GetAtt": ["RollupsDeadLetterQueue", "Arn"]}
 
 
 def test_every_schedule_of_app_py_is_in_the_stack(template):

@@ -6,8 +6,9 @@ import pytest
 
 from app import app
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
-from infra.build_template import AGENT, merge_template
+from infra.build_template import AGENT, ROLLUPS_WORKER, merge_template
 from infra.functions import Function, lambda_functions
 from infra.policy import DEFAULT_SCHEDULE, DOCS_PATH, documented, expected_files, grants_for, stage_variables
 
@@ -33,20 +34,31 @@ def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
     assert resources["OperationsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
-def test_the_agent_event_source_reports_partial_batch_failures():
+@pytest.mark.parametrize(("handler", "logical_id", "queue_resource"), [
+    ("operations_agent_handler", AGENT, "OperationsQueue"), ("aggregate_telemetry", ROLLUPS_WORKER, "RollupsQueue")])
+def test_each_queue_consumer_reports_partial_batch_failures(handler, logical_id, queue_resource):
     # Chalice names the function's logical id after the handler, in CamelCase.
-    [agent_function] = [f for f in lambda_functions(app) if f.kind == "queue"]
-    assert agent_function.logical_id == AGENT
-    agent = merge_template("dev", app)["Resources"][AGENT]
-    source = agent["Properties"]["Events"][f"{AGENT}SqsEventSource"]["Properties"]
+    [function] = [f for f in lambda_functions(app) if f.name == handler]
+    assert function.kind == "queue" and function.logical_id == logical_id
+    consumer = merge_template("dev", app)["Resources"][logical_id]
+    source = consumer["Properties"]["Events"][f"{logical_id}SqsEventSource"]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert "OperationsQueue" in agent["DependsOn"]
+    assert queue_resource in consumer["DependsOn"]
+
+
+def test_merge_template_declares_the_rollups_fifo_queue_with_its_dead_letter_redrive():
+    resources = merge_template("prod", app)["Resources"]
+    properties = resources["RollupsQueue"]["Properties"]
+    assert properties["QueueName"] == stage_variables("prod")["ROLLUP_QUEUE_NAME"]
+    assert properties["FifoQueue"] is True and properties["VisibilityTimeout"] == lanes.VISIBILITY_TIMEOUT_SECONDS
+    assert properties["RedrivePolicy"]["maxReceiveCount"] == lanes.MAX_RECEIVES
+    assert resources["RollupsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
 def test_the_function_list_follows_app_py():
     functions = lambda_functions(app)
     assert functions[0] == Function("api_handler", "api")
-    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler"}
+    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "aggregate_telemetry"}
     schedules = {source.name for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
     assert {f.name for f in functions if f.kind == "schedule"} == schedules
     assert "sweep_overdue_operations" in schedules

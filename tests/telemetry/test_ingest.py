@@ -6,14 +6,14 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.store import schema
+from chalicelib.rollups import lanes
 from tests.telemetry.support import (
     BUILDERS,
     CONNECTION_EVENTS,
     ENDPOINTS,
     ago,
+    announced,
     app_session,
-    change_log,
     connection_event,
     iso,
     make_fleet,
@@ -178,29 +178,42 @@ def test_event_ids_are_scoped_per_kind_and_organization(fleet):
     assert other.accepted("usage", [usage_record(other.device["id"], at, event_id="same")])["accepted"] == 1
 
 
-def test_the_change_log_has_one_entry_per_device_hour_and_kind_of_the_batch(fleet):
+def test_a_batch_tells_each_rollup_lane_its_device_hours_and_kinds_before_it_answers(fleet):
     base = clock.now().replace(minute=30, second=0, microsecond=0) - timedelta(hours=3)
     one, two = fleet.device["id"], fleet.other_device["id"]
     batch = [usage_record(one, base), usage_record(one, base + timedelta(minutes=10)),
              usage_record(one, base + timedelta(hours=1)), usage_record(two, base)]
-    started = clock.now()
     fleet.accepted("usage", batch)
-    entries = change_log()
     hour = clock.iso(base.replace(minute=0))
     next_hour = clock.iso(base.replace(minute=0) + timedelta(hours=1))
-    assert sorted((e["device_id"], e["hour"]) for e in entries) == [(one, hour), (one, next_hour), (two, hour)]
-    for entry in entries:
-        assert set(entry) == {"PK", "SK", "entity", "device_id", "organization_id", "hour", "kind", "ingested_at",
-                              "expires_at"}
-        assert entry["PK"] == schema.change_log_partition(entry["device_id"] % schema.CHANGE_LOG_SHARDS)
-        assert (entry["kind"], entry["organization_id"]) == ("usage", fleet.organization)
-        ingested = clock.parse_iso(entry["ingested_at"])
-        assert started <= ingested <= clock.now()
-        assert entry["expires_at"] == _epoch(ingested + timedelta(days=7))
-        # Not written before the records it announces.
-        assert all(item["ingested_at"] <= entry["ingested_at"] for item in raw_items(entry["device_id"], "usage"))
+    messages = announced()
+    entries = sorted(tuple(entry) for _, body in messages for entry in body["entries"])
+    assert entries == sorted([(one, fleet.organization, hour, "usage"), (one, fleet.organization, next_hour, "usage"),
+                              (two, fleet.organization, hour, "usage")])
+    # One message per lane, in the lane of its devices.
+    assert sorted(lane for lane, _ in messages) == sorted({lanes.lane_of(one), lanes.lane_of(two)})
+    assert all(lanes.lane_of(entry[0]) == lane for lane, body in messages for entry in body["entries"])
     fleet.accepted("usage", batch)
-    assert len(change_log()) == 3   # a redelivery touches no bucket
+    assert announced() == []   # a redelivery touches no bucket
+
+
+def test_a_batch_the_rollups_queue_refuses_is_503_and_a_retry_is_accepted_whole(fleet, refused, monkeypatch):
+    from chalicelib import aws
+
+    def refuse(**_):
+        from botocore.exceptions import ClientError
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+    sqs = aws.client("sqs")
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", refuse)
+    batch = [usage_record(fleet.device["id"], ago(minutes=2))]
+    try:
+        error = refused(fleet.ingest("usage", batch), 503, "SERVICE_UNAVAILABLE")
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", refuse)
+    assert error["message"]
+    # No guard was written: the same batch sent again is new, and announced this time.
+    assert fleet.accepted("usage", batch) == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert [entry[0] for _, body in announced() for entry in body["entries"]] == [fleet.device["id"]]
 
 
 def test_an_idempotency_key_replays_the_first_answer(fleet):

@@ -1,0 +1,71 @@
+"""Which devices changed: the audit pass of the scheduled run (and of POST /admin/rollups/).
+
+The audit trail (every create, update and delete of a device, fleet-wide on GSI2) is read from the run's watermark up
+to now - ROLLUP_SETTLE_SECONDS (a GSI is read eventually consistently: an entry younger than that may not show yet,
+and no older one can still appear). Each device created, renamed, retyped, re-identified, moved or deleted becomes a
+`devices` message to its lane. The very first run has no watermark: it reads the whole fleet once instead.
+"""
+from datetime import datetime, timedelta
+
+from chalicelib import clock
+from chalicelib.config import get_settings
+from chalicelib.rollups import db, lanes
+from chalicelib.rollups.lanes import DeviceChange
+from chalicelib.store import dynamo, schema
+
+WATERMARK = "DEVICES"
+AUDIT_PAGE = 5000       # audit entries per partition and pass
+# Device fields that a summary row, an index entry or an analytics subscriber is made of.
+RELEVANT_FIELDS = {"name", "type", "organization_id", "identifiers", "serial_number"}
+DEVICE_FIELDS = ("id", "organization_id", "name", "type", "serial_number", "identifiers")
+
+
+def audit_pass(now: datetime) -> int:
+    """Send every lane its device changes since the last pass; the number of devices."""
+    bound = clock.iso(now - timedelta(seconds=get_settings().rollup_settle_seconds))
+    state = db.get(schema.rollup_state_key(WATERMARK))
+    if state is None:   # the first run ever: every device once
+        changes = [DeviceChange(device_id=int(item["id"]), organizations=[int(item["organization_id"])],
+                                created=_snapshot(item))
+                   for item in db.query_index("GSI2", schema.fleet_devices_partition(), None, "~", 10**9,
+                                                   attributes=DEVICE_FIELDS)[0]]
+        positions = {partition: bound for partition in schema.fleet_audit_partitions()}
+    else:
+        changes, positions = _audit_changes(state.get("positions") or {}, bound)
+    if changes:
+        lanes.send_device_changes(changes)
+    if positions:
+        db.update(schema.rollup_state_key(WATERMARK), UpdateExpression="SET positions = :p, entity = :e",
+                  ExpressionAttributeValues={":p": {**((state or {}).get("positions") or {}), **positions},
+                                             ":e": "RollupState"})
+    return len(changes)
+
+
+def _audit_changes(watermarks: dict[str, str], bound: str) -> tuple[list[DeviceChange], dict[str, str]]:
+    found: dict[int, set[int]] = {}
+    created: dict[int, dict | None] = {}
+    positions = {}
+    for partition in schema.fleet_audit_partitions():
+        entries, _ = db.query_index("GSI2", partition, watermarks.get(partition), bound, AUDIT_PAGE,
+                                    attributes=("GSI2SK", "device_id", "organization_id", "action", "changes"))
+        if entries:
+            positions[partition] = entries[-1]["GSI2SK"]
+        for entry in entries:
+            changes = entry.get("changes") or {}
+            if entry["action"] not in ("create", "delete") and not set(changes) & RELEVANT_FIELDS:
+                continue
+            device_id = int(entry["device_id"])
+            organizations = found.setdefault(device_id, set())
+            organizations.add(int(entry["organization_id"]))
+            moved = changes.get("organization_id") or {}
+            organizations.update(int(v) for v in (moved.get("old"), moved.get("new")) if v is not None)
+            # A create entry holds every field the summary needs: a device only created since the last pass is not
+            # read again (a bulk load of devices costs no GetItem each). Anything else is read as it is now.
+            created[device_id] = (dynamo.plain({"id": device_id, **{k: v.get("new") for k, v in changes.items()}})
+                                  if entry["action"] == "create" and device_id not in created else None)
+    return ([DeviceChange(device_id=device, organizations=sorted(organizations), created=created[device])
+             for device, organizations in found.items()], positions)
+
+
+def _snapshot(item: dict) -> dict:
+    return dynamo.plain({name: item.get(name) for name in DEVICE_FIELDS})
