@@ -75,12 +75,13 @@ class BackgroundWorkers:
 def background_workers() -> BackgroundWorkers:
     """The workers started once the API answers: the operations agent, the rollups' consumers and the schedules."""
     from app import app  # imported here: the environment must be set first
+    from chalicelib.config import get_settings
     from local.workers import agent_loop, lanes_loop, schedule_loop
 
     workers = BackgroundWorkers()
     workers.add("agent", agent_loop(app))
-    workers.add("rollups-1", lanes_loop(app))
-    workers.add("rollups-2", lanes_loop(app))
+    for n in range(get_settings().rollup_lanes):   # one consumer a lane, as Lambda runs one per busy message group
+        workers.add(f"rollups-{n}", lanes_loop(app))
     workers.add("schedules", schedule_loop(app))
     return workers
 

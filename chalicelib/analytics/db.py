@@ -1,9 +1,9 @@
 """Reads of the rollups' aggregates (API.md §8); never a raw record. docs/analytics.md has the costs.
 
 - Totals (data usage, sessions, protocols) of an organization: its day items, hour by hour inside (366 for a year).
-- Maps (subscribers, IP addresses) of an organization: its entries of each period that tiles the range (ranges.py),
-  in MAP_SHARDS partitions per level, read on parallel threads.
-- A subscriber: its own day items (hour by hour inside) and IP entries.
+- Maps (subscribers, IP addresses) of an organization: its day and month entries of the periods that tile the range
+  (ranges.py; a day entry holds its hours), in MAP_SHARDS partitions per level, read on parallel threads.
+- A subscriber: its own hour and day items (hours and addresses inside, or addresses spilled into items of their own).
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,24 +18,27 @@ def organization_days(organization_id: int, first_day: str, last_day: str) -> li
     return _range(schema.organization_day_partition(organization_id), first_day, last_day)
 
 
-def organization_map(organization_id: int, kind: str, pieces: list[tuple[str, str, str]]) -> list[dict]:
-    """Every entry of the organization's map (SUB or IP) in the periods of `pieces`."""
-    reads = [(schema.map_partition(organization_id, kind, level, shard), f"{first}#", f"{last}#~")
-             for level, first, last in pieces for shard in range(schema.MAP_SHARDS)]
-    with ThreadPoolExecutor(min(THREADS, len(reads))) as pool:
-        return [item for items in pool.map(lambda read: _range(*read), reads) for item in items]
+def organization_map(organization_id: int, kind: str, reads: list[tuple[str, str, str]]) -> list[list[dict]]:
+    """The organization's map entries (SUB or IP) of each read (level D or M, first and last period), in order."""
+    queries = [(index, schema.map_partition(organization_id, kind, level, shard), f"{first}#", f"{last}#~")
+               for index, (level, first, last) in enumerate(reads) for shard in range(schema.MAP_SHARDS)]
+    out: list[list[dict]] = [[] for _ in reads]
+    with ThreadPoolExecutor(min(THREADS, len(queries))) as pool:
+        for index, items in zip((q[0] for q in queries), pool.map(lambda q: _range(*q[1:]), queries), strict=True):
+            out[index] += items
+    return out
 
 
-def device_days(device_id: int, first_day: str, last_day: str) -> list[dict]:
-    return _range(schema.device_aggregates_partition(device_id), schema.device_period_sort_value("D", first_day),
-                  schema.device_period_sort_value("D", last_day) + "#~")
+def device_items(device_id: int, level: str, first: str, last: str) -> list[dict]:
+    """A device's hour (H) or day (D) items from period `first` to `last`, every organization's."""
+    return _range(schema.device_aggregates_partition(device_id), schema.device_period_sort_value(level, first),
+                  schema.device_period_sort_value(level, last) + "#~")
 
 
-def device_ips(device_id: int, pieces: list[tuple[str, str, str]]) -> list[dict]:
-    partition = schema.device_aggregates_partition(device_id)
-    return [item for level, first, last in pieces
-            for item in _range(partition, schema.device_ip_sort_value(level, first),
-                               schema.device_ip_sort_value(level, last) + "#~")]
+def spilled_ips(device_id: int, level: str, period: str, organization_id: int) -> list[dict]:
+    """The address items of a device's hour or day that holds too many addresses to keep them inside."""
+    prefix = schema.device_ip_key(device_id, level, period, organization_id, "")["SK"]
+    return _range(schema.device_aggregates_partition(device_id), prefix, prefix + "~")
 
 
 def organization_ids() -> list[int]:

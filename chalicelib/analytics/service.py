@@ -22,6 +22,10 @@ SUBSCRIBER_KINDS = ("iccid", "eui", "imei", "serial")
 # protocol (pHH#<PROTOCOL>).
 _TOTAL = re.compile(r"(s|mo|mt)([0-9]{2})")
 _PROTOCOL = re.compile(r"p([0-9]{2})#(.+)")
+# An IP address's day entry: bytes by hour (bHH) and, per lane, its latest record (l<lane>) and by hour (l<lane>hHH).
+_HOUR_BYTES = re.compile(r"b([0-9]{2})")
+_LANE_SEEN = re.compile(r"l[0-9]+")
+_LANE_HOUR_SEEN = re.compile(r"l[0-9]+h([0-9]{2})")
 
 
 def subscriber_caller(principal: Principal) -> Principal:
@@ -91,16 +95,44 @@ def _company_totals(principal: Principal, query: AnalyticsQuery) -> tuple[dict, 
 
 
 def _company_map(principal: Principal, query: MapQuery, kind: str) -> dict[str, list]:
-    """{key: [bytes, last seen]} of the range, from the organizations' entries of the periods that tile it."""
+    """{key: [bytes, last seen]} of the range, from the organizations' day and month entries of the periods that tile
+    it: a run of hours reads the days they lie in and takes those hours from inside each day entry."""
     hours = query.hours()
-    pieces = ranges.pieces(hours.first, hours.last)
+    first, last = clock.iso(hours.first), clock.iso(hours.last)
+    reads, hour_runs = [], []
+    for level, low, high in ranges.pieces(hours.first, hours.last):
+        reads.append(("D", low[:10], high[:10]) if level == "H" else (level, low, high))
+        hour_runs.append((max(low, first), min(high, last)) if level == "H" else None)
     entries: dict[str, list] = {}
     for organization_id in _organizations(principal):
-        for item in db.organization_map(organization_id, kind, pieces):
-            # An IP address's latest record is the largest of the lanes' (each keeps its own).
-            seen = item.get("last_seen") or max(v for n, v in item.items() if n.startswith("l") and n[1:].isdigit())
-            _add(entries, item["key"], int(item["bytes"]), seen)
+        for run, items in zip(hour_runs, db.organization_map(organization_id, kind, reads), strict=True):
+            for item in items:
+                used, seen = (_hours_of(item, kind, *run) if run else _total_of(item, kind))
+                if seen:
+                    _add(entries, item["key"], used, seen)
     return entries
+
+
+def _total_of(entry: dict, kind: str) -> tuple[int, str]:
+    """(bytes, last seen) of a day or month entry. An IP address's latest record is the largest of its lanes'."""
+    if kind == "SUB":
+        return int(entry["bytes"]), entry["last_seen"]
+    return int(entry.get("b", 0)), max((v for n, v in entry.items() if _LANE_SEEN.fullmatch(n)), default="")
+
+
+def _hours_of(entry: dict, kind: str, first: str, last: str) -> tuple[int, str]:
+    """(bytes, last seen) of the hours of a day entry from `first` to `last` (clock.iso hour starts)."""
+    day = entry["period"]
+    if kind == "SUB":
+        rows = [row for hh, row in json.loads(entry["hours"]).items() if first <= _hour(day, hh) <= last]
+        return sum(int(used) for used, _ in rows), max((seen for _, seen in rows), default="")
+    used, seen = 0, ""
+    for name, value in entry.items():
+        if (match := _HOUR_BYTES.fullmatch(name)) and first <= _hour(day, match[1]) <= last:
+            used += int(value)
+        elif (match := _LANE_HOUR_SEEN.fullmatch(name)) and first <= _hour(day, match[1]) <= last:
+            seen = max(seen, value)
+    return used, seen
 
 
 def _add(entries: dict[str, list], key: str, used: int, seen: str) -> None:
@@ -136,14 +168,32 @@ def subscriber_session_count(principal: Principal, physical_id: str, query: Subs
 
 
 def subscriber_usage_by_ip(principal: Principal, physical_id: str, query: SubscriberMapQuery) -> dict:
-    """GET /analytics/data-usage-ip-address/{physicalId}. Raises: Forbidden, NotFound, BadRequest."""
+    """GET /analytics/data-usage-ip-address/{physicalId}: the device's hour items for the hours at the range's ends,
+    its day items for the rest (a month is its days). Raises: Forbidden, NotFound, BadRequest."""
     device_id = _subscriber(principal, physical_id, query)
     hours = query.hours()
+    first, last = clock.iso(hours.first), clock.iso(hours.last)
     entries: dict[str, list] = {}
-    for item in db.device_ips(device_id, ranges.pieces(hours.first, hours.last)):
-        _add(entries, item["ip"], int(item["bytes"]), item["last_seen"])
+    for level, low, high in ranges.pieces(hours.first, hours.last):
+        if level == "H":
+            items = [("H", item) for item in db.device_items(device_id, "H", max(low, first), min(high, last))]
+        elif level == "D":
+            items = [("D", item) for item in db.device_items(device_id, "D", low, high)]
+        else:   # whole months: their days
+            items = [("D", item) for item in db.device_items(device_id, "D", f"{low}-01", f"{high}-31")]
+        for item_level, item in items:
+            for ip, (used, seen) in _device_ips(device_id, item_level, item).items():
+                _add(entries, ip, int(used), seen)
     content, count = responses.usage_by_ip(entries, _window(query))
     return responses.fitting(_counted({"content": [content]}, count, query), query.sliced())
+
+
+def _device_ips(device_id: int, level: str, item: dict) -> dict[str, list]:
+    if not item.get("ips_spilled"):
+        return json.loads(item.get("ips") or "{}")
+    period = item.get("hour") or item["period"]
+    return {entry["ip"]: [entry["bytes"], entry["last_seen"]]
+            for entry in db.spilled_ips(device_id, level, period, int(item["organization_id"]))}
 
 
 def _subscriber(principal: Principal, physical_id: str, query: SubscriberQuery) -> int:
@@ -159,7 +209,7 @@ def _subscriber_hours(principal: Principal, physical_id: str, query: SubscriberQ
     hours = query.hours()
     first, last = clock.iso(hours.first), clock.iso(hours.last)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for item in db.device_days(device_id, *ranges.days(hours.first, hours.last)):
+    for item in db.device_items(device_id, "D", *ranges.days(hours.first, hours.last)):
         for hh, (sessions, mo, mt, _) in json.loads(item["hours"]).items():
             hour = _hour(item["period"], hh)
             if first <= hour <= last:

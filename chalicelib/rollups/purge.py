@@ -14,7 +14,7 @@ from chalicelib.rollups.journal import Writes
 from chalicelib.store import schema
 
 PURGE_ITEMS = 4000
-PERIOD_LEVELS = {"DeviceHour": "H", "DeviceDay": "D", "DeviceMonth": "M"}
+PERIOD_LEVELS = {"DeviceDay": "D", "DeviceMonth": "M"}   # the device's items its subscriber entries copy
 
 
 def request(device_id: int) -> None:
@@ -52,9 +52,8 @@ def purge(writes: Writes, deltas: dict[tuple, dict], lane: int, device_id: int, 
                   if item["SK"] != "SUMROW"]
     for item in aggregates[:left]:
         if physical_id and item.get("entity") in PERIOD_LEVELS:
-            period = item.get("hour") or item["period"]
             writes.delete(schema.map_entry_key(int(item["organization_id"]), "SUB", PERIOD_LEVELS[item["entity"]],
-                                               period, physical_id))
+                                               item["period"], physical_id))
         writes.delete(item)
     if len(aggregates) > left:
         return _unfinished(writes, row)

@@ -41,6 +41,10 @@ class Tally:
     hours_changed: int = 0
     buckets_changed: int = 0
 
+    def add(self, other: "Tally") -> None:
+        for name in ("units", "devices", "hours_changed", "buckets_changed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 # --- the lane state ----------------------------------------------------------------------------------
 

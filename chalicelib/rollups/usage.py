@@ -1,9 +1,13 @@
 """A unit's analytics work (API.md §8): the touched hours of each device, recomputed from its raw connection events
-and usage records, and the difference carried to its day and month, its IP entries, its organization's day totals,
-subscriber entries and IP entries (docs/rollups.md, "Analytics").
+and usage records, and the difference carried to its day and month, its organization's day totals, subscriber
+entries and IP entries (docs/rollups.md, "Analytics").
 
 Every device's hours are read and compared first (Queries on threads), then the items they change are read in a
 few BatchGetItems for the whole unit, and the writes computed. Nothing is written here: it all goes to `writes`.
+
+A device's IP addresses sit inside its hour and day items while there are at most INLINE_IPS of them; beyond, the
+item says `ips_spilled` and each address is an item of its own (I#<level>#<period>#<org>#<ip>): no map is capped,
+and no item outgrows 100 KB.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -12,7 +16,7 @@ from chalicelib.rollups import db, figures, raw
 from chalicelib.rollups.journal import Writes
 from chalicelib.store import schema
 
-LEVELS = ("H", "D", "M")
+INLINE_IPS = 400      # addresses kept inside a device's hour or day item (~45 bytes each)
 
 
 @dataclass
@@ -20,10 +24,11 @@ class HourChange:
     device_id: int
     organization_id: int
     hour: str
-    old: dict | None            # the stored DeviceHour (figures) or None
-    new: dict | None            # the recomputed figures or None (no records)
-    ips_old: dict[str, dict]    # {ip: {"bytes", "last_seen"}} stored
-    ips_new: dict[str, dict]
+    old: dict | None            # the stored hour's figures, or None
+    new: dict | None            # the recomputed figures, or None (no records)
+    ips_old: dict[str, list]    # {ip: [bytes, last_seen]} stored
+    ips_new: dict[str, list]
+    spilled: bool               # the stored hour keeps its addresses as items of their own
 
 
 @dataclass
@@ -51,96 +56,84 @@ class Analytics:
         hours = {hour for hours in by_organization.values() for hour in hours}
         events = raw.by_hour(device_id, "connection_event", hours)
         usage = raw.by_hour(device_id, "usage", hours)
-        stored_ips: dict[tuple[int, str], dict[str, dict]] = defaultdict(dict)
-        for start, end in raw.spans(list(hours)):
-            low, high = schema.device_ip_sort_value("H", start), schema.device_ip_sort_value("H", end)
-            for item in db.query(schema.device_aggregates_partition(device_id), low, high):
-                stored_ips[(int(item["organization_id"]), item["period"])][item["ip"]] = {
-                    "bytes": int(item["bytes"]), "last_seen": item["last_seen"]}
-        keys = [schema.device_period_key(device_id, "H", hour, organization_id)
-                for organization_id, hours in by_organization.items() for hour in hours]
-        stored = db.batch_get(keys)
+        stored = db.batch_get(schema.device_period_key(device_id, "H", hour, organization_id)
+                              for organization_id, hours_ in by_organization.items() for hour in hours_)
         out = []
         for organization_id, touched in by_organization.items():
             for hour in sorted(touched):
-                computed = figures.device_hour(_of(events.get(hour, []), organization_id),
-                                               _of(usage.get(hour, []), organization_id))
+                new, ips = figures.device_hour(_of(events.get(hour, []), organization_id),
+                                               _of(usage.get(hour, []), organization_id)) or (None, {})
                 item = stored.get(_pair(schema.device_period_key(device_id, "H", hour, organization_id)))
-                out.append(HourChange(device_id, organization_id, hour, _hour_figures(item),
-                                      computed[0] if computed else None, stored_ips.get((organization_id, hour), {}),
-                                      computed[1] if computed else {}))
+                out.append(HourChange(device_id, organization_id, hour, _hour_figures(item), new,
+                                      stored_ips(device_id, "H", hour, organization_id, item),
+                                      {ip: [entry["bytes"], entry["last_seen"]] for ip, entry in ips.items()},
+                                      bool(item and item.get("ips_spilled"))))
         return out
 
     # --- what the hours count in --------------------------------------------------------------------
 
     def _carry(self, changes: list[HourChange]) -> None:
-        keys = []
-        for c in changes:
-            for level in ("D", "M"):
-                period = raw.period_of(level, c.hour)
-                keys.append(schema.device_period_key(c.device_id, level, period, c.organization_id))
-                keys += [schema.device_ip_key(c.device_id, level, period, c.organization_id, ip)
-                         for ip in set(c.ips_old) | set(c.ips_new)]
-        stored = db.batch_get(keys)
-        org_ips: dict[tuple, dict] = {}   # (organization, level, period, ip) -> {"bytes": delta, "last_seen": new}
+        stored = db.batch_get(schema.device_period_key(c.device_id, level, raw.period_of(level, c.hour),
+                                                       c.organization_id) for c in changes for level in ("D", "M"))
         days: dict[tuple, dict] = {}
         months: dict[tuple, dict] = {}
-        device_ips: dict[tuple, dict] = {}
+        org_ips: dict[tuple, dict] = {}   # (organization, level, period, ip) -> {"bytes", "hours", "seen", "hour_seen"}
         for c in changes:
             self._hour(c)
             day_key = (c.device_id, c.organization_id, raw.day_of(c.hour))
-            day = days.setdefault(day_key, _day(stored.get(_pair(schema.device_period_key(*_device(day_key, "D"))))))
+            if day_key not in days:
+                item = stored.get(_pair(schema.device_period_key(*_device(day_key, "D"))))
+                days[day_key] = {"hours": db.unpack(item["hours"]) if item else {},
+                                 "ips": stored_ips(*_device(day_key, "D"), item), "spilled": bool(
+                                     item and item.get("ips_spilled")), "ips_before": None}
+                days[day_key]["ips_before"] = {ip: list(v) for ip, v in days[day_key]["ips"].items()}
+            day = days[day_key]
             day["hours"][c.hour[11:13]] = _hour_row(c.new)
             month_key = (c.device_id, c.organization_id, raw.month_of(c.hour))
-            month = months.setdefault(month_key, _month(stored.get(_pair(schema.device_period_key(
-                *_device(month_key, "M"))))))
+            if month_key not in months:
+                item = stored.get(_pair(schema.device_period_key(*_device(month_key, "M"))))
+                months[month_key] = {"bytes": int(item["bytes"]) if item else 0,
+                                     "last_seen": item["last_seen"] if item else ""}
+            month = months[month_key]
             month["bytes"] += _bytes(c.new) - _bytes(c.old)
             if c.new and c.new["last_seen"] > month["last_seen"]:
                 month["last_seen"] = c.new["last_seen"]
             for ip in set(c.ips_old) | set(c.ips_new):
-                old, new = c.ips_old.get(ip), c.ips_new.get(ip)
-                delta = (new or {}).get("bytes", 0) - (old or {}).get("bytes", 0)
-                seen = (new or {}).get("last_seen", "")
-                for level in LEVELS:
-                    period = raw.period_of(level, c.hour)
-                    if level != "H":
-                        entry = device_ips.setdefault((c.device_id, c.organization_id, level, period, ip), _entry(
-                            stored.get(_pair(schema.device_ip_key(c.device_id, level, period, c.organization_id, ip)))))
-                        entry["bytes"] += delta
-                        entry["last_seen"] = max(entry["last_seen"], seen)
-                    shared = org_ips.setdefault((c.organization_id, level, period, ip), {"bytes": 0, "last_seen": ""})
+                delta = c.ips_new.get(ip, [0, ""])[0] - c.ips_old.get(ip, [0, ""])[0]
+                seen = c.ips_new.get(ip, [0, ""])[1]
+                entry = day["ips"].setdefault(ip, [0, ""])
+                entry[0], entry[1] = entry[0] + delta, max(entry[1], seen)
+                if not entry[0] and not entry[1]:
+                    del day["ips"][ip]
+                for level, period in (("D", day_key[2]), ("M", month_key[2])):
+                    shared = org_ips.setdefault((c.organization_id, level, period, ip),
+                                                {"bytes": 0, "hours": defaultdict(int), "seen": "", "hour_seen": {}})
                     shared["bytes"] += delta
-                    shared["last_seen"] = max(shared["last_seen"], seen)
+                    shared["seen"] = max(shared["seen"], seen)
+                    if level == "D":
+                        shared["hours"][c.hour[11:13]] += delta
+                        shared["hour_seen"][c.hour[11:13]] = max(shared["hour_seen"].get(c.hour[11:13], ""), seen)
         for (device_id, organization_id, day), value in days.items():
-            self._put_period(device_id, organization_id, "D", day, value)
+            self._day(device_id, organization_id, day, value)
         for (device_id, organization_id, month), value in months.items():
-            self._put_period(device_id, organization_id, "M", month, value)
-        for (device_id, organization_id, level, period, ip), value in device_ips.items():
-            key = schema.device_ip_key(device_id, level, period, organization_id, ip)
-            if value["bytes"] or value["last_seen"]:
-                self.writes.put({**key, "entity": "DeviceIp", "device_id": device_id,
-                                 "organization_id": organization_id, "level": level, "period": period, "ip": ip,
-                                 "bytes": value["bytes"], "last_seen": value["last_seen"],
-                                 schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
+            key = schema.device_period_key(device_id, "M", month, organization_id)
+            self.writes.put({**key, "entity": "DeviceMonth", "device_id": device_id, "organization_id": organization_id,
+                             "period": month, "bytes": value["bytes"], "last_seen": value["last_seen"],
+                             schema.TTL_ATTRIBUTE: raw.expires_at("M", month)})
+            self._subscriber(device_id, organization_id, "M", month, {"bytes": value["bytes"],
+                                                                      "last_seen": value["last_seen"]})
         self._organization_ips(org_ips)
 
     def _hour(self, c: HourChange) -> None:
-        """The device's hour and hourly IP entries, the organization's day totals, the subscriber's hour entry."""
+        """The device's hour (its addresses inside, or spilled) and its organization's day totals."""
         key = schema.device_period_key(c.device_id, "H", c.hour, c.organization_id)
         if c.new is None:
             self.writes.delete(key)
         else:
-            self.writes.put({**key, "entity": "DeviceHour", "device_id": c.device_id,
-                             "organization_id": c.organization_id, "hour": c.hour, **c.new,
-                             schema.TTL_ATTRIBUTE: raw.expires_at("H", c.hour)})
-        for ip in set(c.ips_old) | set(c.ips_new):
-            ip_key = schema.device_ip_key(c.device_id, "H", c.hour, c.organization_id, ip)
-            if ip in c.ips_new:
-                self.writes.put({**ip_key, "entity": "DeviceIp", "device_id": c.device_id,
-                                 "organization_id": c.organization_id, "level": "H", "period": c.hour, "ip": ip,
-                                 **c.ips_new[ip], schema.TTL_ATTRIBUTE: raw.expires_at("H", c.hour)})
-            else:
-                self.writes.delete(ip_key)
+            item = {**key, "entity": "DeviceHour", "device_id": c.device_id, "organization_id": c.organization_id,
+                    "hour": c.hour, **c.new, schema.TTL_ATTRIBUTE: raw.expires_at("H", c.hour)}
+            self.writes.put(self._with_ips(item, c.device_id, "H", c.hour, c.organization_id, c.ips_old, c.ips_new,
+                                           c.spilled))
         hh, deltas = c.hour[11:13], defaultdict(int)
         old, new = c.old or _NONE, c.new or _NONE
         for name, prefix in (("sessions", "s"), ("mo_bytes", "mo"), ("mt_bytes", "mt")):
@@ -152,25 +145,43 @@ class Analytics:
         self.writes.add(schema.organization_day_key(c.organization_id, day), deltas, meta={
             "entity": "OrganizationDay", "organization_id": c.organization_id, "day": day,
             schema.TTL_ATTRIBUTE: raw.expires_at("D", day)})
-        self._subscriber(c.device_id, c.organization_id, "H", c.hour,
-                         {"bytes": _bytes(c.new), "last_seen": c.new["last_seen"]} if c.new else None)
 
-    def _put_period(self, device_id: int, organization_id: int, level: str, period: str, value: dict) -> None:
-        key = schema.device_period_key(device_id, level, period, organization_id)
-        if level == "D":
-            value["hours"] = {hh: row for hh, row in value["hours"].items() if row is not None}
-            value["bytes"] = sum(int(row[1]) + int(row[2]) for row in value["hours"].values())
-            value["last_seen"] = max((row[3] for row in value["hours"].values()), default="")
-        if not value["last_seen"]:
+    def _day(self, device_id: int, organization_id: int, day: str, value: dict) -> None:
+        key = schema.device_period_key(device_id, "D", day, organization_id)
+        hours = {hh: row for hh, row in value["hours"].items() if row is not None}
+        if not hours:
             self.writes.delete(key)
-            self._subscriber(device_id, organization_id, level, period, None)
+            self._subscriber(device_id, organization_id, "D", day, None)
             return
-        attributes = ({"hours": db.pack(value["hours"])} if level == "D" else {})
-        self.writes.put({**key, "entity": {"D": "DeviceDay", "M": "DeviceMonth"}[level], "device_id": device_id,
-                         "organization_id": organization_id, "period": period, **attributes, "bytes": value["bytes"],
-                         "last_seen": value["last_seen"], schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
-        self._subscriber(device_id, organization_id, level, period,
-                         {"bytes": value["bytes"], "last_seen": value["last_seen"]})
+        total = sum(int(row[1]) + int(row[2]) for row in hours.values())
+        latest = max(row[3] for row in hours.values())
+        item = {**key, "entity": "DeviceDay", "device_id": device_id, "organization_id": organization_id,
+                "period": day, "hours": db.pack(hours), "bytes": total, "last_seen": latest,
+                schema.TTL_ATTRIBUTE: raw.expires_at("D", day)}
+        self.writes.put(self._with_ips(item, device_id, "D", day, organization_id, value["ips_before"], value["ips"],
+                                       value["spilled"]))
+        # The subscriber's day, with its hours (what an hour-level range reads).
+        self._subscriber(device_id, organization_id, "D", day, {
+            "bytes": total, "last_seen": latest,
+            "hours": db.pack({hh: [int(row[1]) + int(row[2]), row[3]] for hh, row in hours.items()})})
+
+    def _with_ips(self, item: dict, device_id: int, level: str, period: str, organization_id: int,
+                  before: dict[str, list], after: dict[str, list], spilled: bool) -> dict:
+        """The item with its addresses inside, or (too many, or already so) as items of their own."""
+        if not spilled and len(after) <= INLINE_IPS:
+            return {**item, "ips": db.pack(after)}
+        for ip in set(before) | set(after):
+            key = schema.device_ip_key(device_id, level, period, organization_id, ip)
+            if ip not in after:
+                self.writes.delete(key)
+            elif spilled and before.get(ip) == after[ip]:
+                continue
+            else:
+                self.writes.put({**key, "entity": "DeviceIp", "device_id": device_id,
+                                 "organization_id": organization_id, "level": level, "period": period, "ip": ip,
+                                 "bytes": after[ip][0], "last_seen": after[ip][1],
+                                 schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
+        return {**item, "ips_spilled": True}
 
     def _subscriber(self, device_id: int, organization_id: int, level: str, period: str, value: dict | None) -> None:
         """A copy of the device's figures in the organization's subscriber map: one device, one writer (its lane)."""
@@ -186,29 +197,46 @@ class Analytics:
                          schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
 
     def _organization_ips(self, changes: dict[tuple, dict]) -> None:
-        """ADD each IP's bytes; the lane's own latest `occurred_at` (`l<lane>`) is SET only when it grows."""
+        """ADD each address's bytes (by hour in a day entry); the lane's own latest `occurred_at` (l<lane>, by hour
+        l<lane>h<HH>) is SET only when it grows: the entry's latest is the largest of its lanes'."""
         own = f"l{self.lane}"
         keys = {change: schema.map_entry_key(change[0], "IP", change[1], change[2], change[3]) for change in changes}
         stored = db.batch_get(keys.values())
         for (organization_id, level, period, ip), value in changes.items():
             key = keys[(organization_id, level, period, ip)]
-            before = (stored.get(_pair(key)) or {}).get(own, "")
-            sets = {own: value["last_seen"]} if value["last_seen"] > before else {}
-            self.writes.add(key, {"bytes": value["bytes"]}, sets, meta={
+            before = stored.get(_pair(key)) or {}
+            sets = {own: value["seen"]} if value["seen"] > before.get(own, "") else {}
+            adds = {"b": value["bytes"]}
+            if level == "D":
+                adds |= {f"b{hh}": delta for hh, delta in value["hours"].items()}
+                sets |= {f"{own}h{hh}": seen for hh, seen in value["hour_seen"].items()
+                         if seen > before.get(f"{own}h{hh}", "")}
+            self.writes.add(key, adds, sets, meta={
                 "entity": "IpEntry", "organization_id": organization_id, "level": level, "period": period,
                 "key": ip, schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
+
+
+def stored_ips(device_id: int, level: str, period: str, organization_id: int, item: dict | None) -> dict[str, list]:
+    """{ip: [bytes, last_seen]} of a stored hour or day item: inside it, or its own items when spilled."""
+    if item is None:
+        return {}
+    if not item.get("ips_spilled"):
+        return {ip: [int(v[0]), v[1]] for ip, v in db.unpack(item.get("ips")).items()}
+    prefix = schema.device_ip_sort_value(level, period) + f"#{organization_id:010d}#"
+    return {entry["ip"]: [int(entry["bytes"]), entry["last_seen"]]
+            for entry in db.query(schema.device_aggregates_partition(device_id), prefix, prefix + "~")}
 
 
 _NONE = {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {}}
 
 
-def _pair(key: dict) -> tuple[str, str]:
-    return key["PK"], key["SK"]
-
-
 def _of(records: list[dict], organization_id: int) -> list[dict]:
     """A moved device's hour may hold records of two organizations: each counts for its own."""
     return [record for record in records if int(record["organization_id"]) == organization_id]
+
+
+def _pair(key: dict) -> tuple[str, str]:
+    return key["PK"], key["SK"]
 
 
 def _device(key: tuple, level: str) -> tuple:
@@ -231,15 +259,3 @@ def _hour_row(figures_: dict | None) -> list | None:
 
 def _bytes(figures_: dict | None) -> int:
     return int(figures_["mo_bytes"]) + int(figures_["mt_bytes"]) if figures_ else 0
-
-
-def _day(item: dict | None) -> dict:
-    return {"hours": db.unpack(item["hours"]) if item else {}, "bytes": 0, "last_seen": ""}
-
-
-def _month(item: dict | None) -> dict:
-    return {"bytes": int(item["bytes"]) if item else 0, "last_seen": item["last_seen"] if item else ""}
-
-
-def _entry(item: dict | None) -> dict:
-    return {"bytes": int(item["bytes"]) if item else 0, "last_seen": item["last_seen"] if item else ""}

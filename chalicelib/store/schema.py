@@ -263,8 +263,9 @@ def event_guard_key(organization_id: int, kind: str, event_id: str) -> dict:
 # items under its device, organization-wide items receive guarded ADDs from every lane.
 
 PERIOD_LEVELS = ("H", "D", "M")   # hour (clock.iso of its start), UTC day (YYYY-MM-DD), month (YYYY-MM)
-# An organization's subscriber and IP entries of one level are spread over this many partitions (by a hash of the
-# entry's key), so that no partition key takes more than 300 writes/s at the targets (docs/capacity.md).
+# An organization's subscriber and IP entries (of a day, with its hours inside, or of a month) are spread over this
+# many partitions per level (by a hash of the entry's key), so that no partition key takes more than 300 writes/s at
+# the targets (docs/capacity.md).
 MAP_SHARDS = 8
 MAPS = ("SUB", "IP")
 
@@ -286,7 +287,8 @@ def device_period_sort_value(level: str, period: str) -> str:
 
 
 def device_ip_key(device_id: int, level: str, period: str, organization_id: int, ip: str) -> dict:
-    """A device's usage to one IP address in one hour, day or month."""
+    """A device's usage to one IP address in one hour or day, for an hour or day that has too many addresses to keep
+    them inside its own item (rollups/usage.py, INLINE_IPS)."""
     return {"PK": device_aggregates_partition(device_id), "SK": f"I#{level}#{period}#{_n(organization_id)}#{ip}"}
 
 
@@ -321,8 +323,8 @@ def map_shard(key: str) -> int:
 
 
 def map_entry_key(organization_id: int, kind: str, level: str, period: str, key: str) -> dict:
-    """One subscriber (kind SUB, key = physicalId) or IP address (kind IP) of an organization in one hour, day or
-    month. Sorted by period then key: a range of periods is one key range of each partition."""
+    """One subscriber (kind SUB, key = physicalId) or IP address (kind IP) of an organization in one day (level D,
+    its hours inside) or month (M). Sorted by period then key: a range of periods is one key range of a partition."""
     return {"PK": map_partition(organization_id, kind, level, map_shard(key)), "SK": f"{period}#{key}"}
 
 
@@ -549,7 +551,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "1 Query per device, kind and run of touched hours less than 6 h apart"),
     AccessPattern("A unit's device-level reads", "DeviceHour, DeviceDay, DeviceMonth, DeviceIp, AppBucket, "
                   "SummaryRow, Device", "table", "PK=DEV#<id>#AGG SK=<key>; PK=DEV#<id> SK=DEV",
-                  "1 BatchGetItem per 100 keys; 1 Query per device and run of touched hours (its IP entries)"),
+                  "1 BatchGetItem per 100 keys (+1 Query per hour or day with its addresses spilled)"),
     AccessPattern("Write a unit's journal", "DeviceHour, DeviceDay, DeviceMonth, DeviceIp, AppBucket, SummaryRow, "
                   "SummaryIndex, SubscriberEntry, WakeEntry, PendingWork", "table", "Put/Delete by key",
                   "1 BatchWriteItem per 25 changed items"),
@@ -584,11 +586,12 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "1 Query per 1 MB: 366 days in 1 or 2 (platform token: 1 Query of organizations + that per "
                   "organization)"),
     AccessPattern("Analytics map of an organization over a range", "SubscriberEntry, IpEntry", "table",
-                  "PK=AGG#ORG#<org>#SUB|IP#<H|D|M>#<shard> SK between <first period># and <last period>#~",
-                  "1 Query per shard (8) and level range (hours, days, months at each end: at most 5), in parallel"),
-    AccessPattern("Analytics of a subscriber over a range", "DeviceDay, DeviceIp", "table",
-                  "PK=DEV#<id>#AGG SK between D#<first day> and D#<last day>~ (by IP: I#<H|D|M>#<periods>)",
-                  "1 GetItem identifier guard + 1 GetItem device + 1 Query per 1 MB (by IP: per level range)"),
+                  "PK=AGG#ORG#<org>#SUB|IP#<D|M>#<shard> SK between <first period># and <last period>#~",
+                  "1 Query per shard (8) and run of days or months (at most 5 runs), in parallel"),
+    AccessPattern("Analytics of a subscriber over a range", "DeviceDay, DeviceHour, DeviceIp", "table",
+                  "PK=DEV#<id>#AGG SK between D#<first day> and D#<last day>~ (by IP: H# items of the hours at the "
+                  "ends, D# items of the rest)", "1 GetItem identifier guard + 1 GetItem device + 1 Query per 1 MB "
+                  "(by IP: at most 5; + 1 per hour or day with its addresses spilled)"),
 )
 
 

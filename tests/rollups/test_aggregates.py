@@ -1,6 +1,7 @@
 """The aggregates the analytics read (API.md §8; docs/rollups.md, "Analytics") hold exactly what a reference
-aggregation of the ingested connection events and usage records gives: a device's hours, days, months and IP entries,
-an organization's day totals, subscriber entries and IP entries, at every level."""
+aggregation of the ingested connection events and usage records gives: a device's hours, days and months with their
+addresses, an organization's day totals, subscriber entries and IP entries, at every level."""
+import json
 from collections import defaultdict
 
 from chalicelib.store.dynamo import plain
@@ -29,14 +30,22 @@ def ingest_traffic(fleet) -> None:
 
 
 def stored(items: list[dict]) -> tuple[dict, dict]:
-    """({(device, hour): figures and ips}, {(organization, hour): figures, ips, subscribers}) as stored."""
+    """({(device, hour): figures and ips}, {(organization, hour): figures, ips, subscribers}) as stored: a device's hour
+    with its addresses inside (or spilled), an organization's hours inside its day totals and day entries."""
     devices, organizations = {}, defaultdict(lambda: {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {},
                                                       "ips": {}, "subscribers": {}})
     items = [plain(item) for item in items]
+    spilled = defaultdict(dict)
+    for item in items:
+        if item["entity"] == "DeviceIp" and item["level"] == "H":
+            spilled[(item["device_id"], item["period"])][item["ip"]] = {"bytes": item["bytes"],
+                                                                         "last_seen": item["last_seen"]}
     for item in items:
         if item["entity"] == "DeviceHour":
+            ips = ({ip: {"bytes": used, "last_seen": seen} for ip, (used, seen) in json.loads(item["ips"]).items()}
+                   if "ips" in item else spilled[(item["device_id"], item["hour"])])
             devices[(item["device_id"], item["hour"])] = {
-                **{k: item[k] for k in ("sessions", "mo_bytes", "mt_bytes", "protocols", "last_seen")}, "ips": {}}
+                **{k: item[k] for k in ("sessions", "mo_bytes", "mt_bytes", "protocols", "last_seen")}, "ips": ips}
         elif item["entity"] == "OrganizationDay":
             for name, value in item.items():
                 for prefix, field in (("s", "sessions"), ("mo", "mo_bytes"), ("mt", "mt_bytes")):
@@ -45,16 +54,16 @@ def stored(items: list[dict]) -> tuple[dict, dict]:
                 if name.startswith("p") and "#" in name and value:
                     hh, protocol = name[1:].split("#", 1)
                     organizations[(item["organization_id"], hour(item["day"], hh))]["protocols"][protocol] = value
-    for item in items:
-        if item["entity"] == "DeviceIp" and item["level"] == "H":
-            devices[(item["device_id"], item["period"])]["ips"][item["ip"]] = {
-                "bytes": item["bytes"], "last_seen": item["last_seen"]}
-        elif item["entity"] == "IpEntry" and item["level"] == "H":
-            organizations[(item["organization_id"], item["period"])]["ips"][item["key"]] = {
-                "bytes": item["bytes"], "last_seen": latest(item)}
-        elif item["entity"] == "SubscriberEntry" and item["level"] == "H":
-            organizations[(item["organization_id"], item["period"])]["subscribers"][item["key"]] = {
-                "bytes": item["bytes"], "last_seen": item["last_seen"]}
+        elif item["entity"] == "IpEntry" and item["level"] == "D":
+            for name, value in item.items():
+                if name[:1] == "b" and name[1:].isdigit() and value:
+                    seen = max(v for k, v in item.items() if k[:1] == "l" and k.endswith(f"h{name[1:]}"))
+                    organizations[(item["organization_id"], hour(item["period"], name[1:]))]["ips"][item["key"]] = {
+                        "bytes": value, "last_seen": seen}
+        elif item["entity"] == "SubscriberEntry" and item["level"] == "D":
+            for hh, (used, seen) in json.loads(item["hours"]).items():
+                organizations[(item["organization_id"], hour(item["period"], hh))]["subscribers"][item["key"]] = {
+                    "bytes": used, "last_seen": seen}
     return devices, dict(organizations)
 
 
@@ -97,7 +106,7 @@ def test_days_and_months_sum_their_hours_at_every_level(fleet):
                                                                               ip)][1], entry["last_seen"])
         got_subscribers = {(i["organization_id"], i["period"], i["key"]): [i["bytes"], i["last_seen"]] for i in items
                            if i["entity"] == "SubscriberEntry" and i["level"] == level}
-        got_ips = {(i["organization_id"], i["period"], i["key"]): [i["bytes"], latest(i)] for i in items
+        got_ips = {(i["organization_id"], i["period"], i["key"]): [i["b"], latest(i)] for i in items
                    if i["entity"] == "IpEntry" and i["level"] == level}
         assert got_subscribers == dict(subscribers), level
         assert got_ips == dict(ips), level

@@ -79,3 +79,29 @@ def test_a_map_too_large_for_one_answer_is_400_naming_limit_and_offset(fleet, re
     monkeypatch.setattr(responses, "MAX_ANSWER_BYTES", 10)
     error = refused(_analytics(fleet, "/analytics/data-usage-network-protocol", token), 400, "RESPONSE_TOO_LARGE")
     assert [d["field"] for d in error["details"]] == ["endDate"]
+
+
+def test_a_device_with_more_addresses_than_its_items_keep_inside_spills_them_and_stays_exact(fleet, monkeypatch):
+    from chalicelib.rollups import usage as usage_rollup
+
+    monkeypatch.setattr(usage_rollup, "INLINE_IPS", 3)
+    a1 = fleet.devices["a1"]
+    at = fleet.clock.ago(minutes=40)
+    first = [usage(a1, at, n, 1, "tcp", f"203.0.113.{n}") for n in range(1, 6)]
+    fleet.ingest("usage", first)
+    fleet.roll_up()
+    later = [usage(a1, fleet.clock.ago(minutes=10), 100, 0, "udp", f"203.0.113.{n}") for n in (1, 9)]
+    fleet.ingest("usage", later)
+    fleet.roll_up()
+    token = _reader(fleet)
+    expected = {}
+    for record in first + later:
+        used = expected.setdefault(record["destination_ip"], [0, ""])
+        used[0] += record["mo_bytes"] + record["mt_bytes"]
+        used[1] = max(used[1], record["occurred_at"])
+    for path in ("/analytics/data-usage-ip-address", f"/analytics/data-usage-ip-address/{a1['physical_id']}"):
+        body = _analytics(fleet, path, token).json_body["content"][0]
+        assert {ip: int(entry["bytes"]) for ip, entry in body["dataUsageByIp"].items()} == {
+            ip: used for ip, (used, _) in expected.items()}, path
+        assert body["dataUsageByIp"]["203.0.113.1"]["lastSeen"] == reference.when(
+            expected["203.0.113.1"][1]).replace(microsecond=0).isoformat()
