@@ -7,8 +7,6 @@
 """
 from concurrent.futures import ThreadPoolExecutor
 
-from boto3.dynamodb.conditions import Key
-
 from chalicelib.store import dynamo, schema
 
 THREADS = 8
@@ -49,4 +47,6 @@ def organization_ids() -> list[int]:
 
 
 def _range(pk: str, low: str, high: str) -> list[dict]:
-    return dynamo.query_all(KeyConditionExpression=Key("PK").eq(pk) & Key("SK").between(low, high))
+    # Plain expression strings: boto3's condition builder is not thread-safe, and map reads run on threads.
+    return dynamo.query_all(KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                            ExpressionAttributeValues={":pk": pk, ":low": low, ":high": high})

@@ -12,7 +12,6 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
@@ -50,20 +49,36 @@ def _count(requests: int = 0, read: int = 0, records: int = 0, written: int = 0)
         counts.items_written += written
 
 
+def key_range(pk: str, low: str | None = None, high: str | None = None, *, pk_name: str = "PK",
+              sk_name: str = "SK", attributes: tuple[str, ...] = ()) -> dict:
+    """Query arguments for low <= sort key <= high (either may be None), as plain expression strings: boto3's
+    condition builder is one per client and not thread-safe, and a unit queries from several threads."""
+    names, values = {"#pk": pk_name, "#sk": sk_name}, {":pk": pk}
+    expression = "#pk = :pk"
+    if low is not None and high is not None:
+        expression += " AND #sk BETWEEN :low AND :high"
+        values |= {":low": low, ":high": high}
+    elif low is not None:
+        expression += " AND #sk >= :low"
+        values[":low"] = low
+    elif high is not None:
+        expression += " AND #sk <= :high"
+        values[":high"] = high
+    else:
+        del names["#sk"]
+    out: dict[str, Any] = {"KeyConditionExpression": expression, "ExpressionAttributeValues": values}
+    if attributes:
+        projected = {f"#a{i}": name for i, name in enumerate(dict.fromkeys(attributes))}
+        names |= projected
+        out["ProjectionExpression"] = ", ".join(projected)
+    out["ExpressionAttributeNames"] = names
+    return out
+
+
 def query(pk: str, low: str | None = None, high: str | None = None, *, attributes: tuple[str, ...] = (),
           records: bool = False, limit: int | None = None) -> list[dict]:
     """The items of a partition with low <= sort key <= high, in order (all pages, or the first `limit`)."""
-    condition = Key("PK").eq(pk)
-    if low is not None and high is not None:
-        condition &= Key("SK").between(low, high)
-    elif low is not None:
-        condition &= Key("SK").gte(low)
-    elif high is not None:
-        condition &= Key("SK").lte(high)
-    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
-    if attributes:
-        names = {f"#p{i}": name for i, name in enumerate(attributes)}
-        kwargs |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+    kwargs: dict[str, Any] = {**key_range(pk, low, high, attributes=attributes), "ConsistentRead": True}
     items, last = [], None
     while True:
         start = {"ExclusiveStartKey": last} if last else {}
@@ -78,17 +93,16 @@ def query_index(index: str, pk: str, after: str | None, below: str, limit: int,
                 attributes: tuple[str, ...] = ()) -> tuple[list[dict], bool]:
     """Up to `limit` items of an index partition with after < sort key < below, in order; and whether more remain."""
     sk = f"{index}SK"
-    condition = Key(f"{index}PK").eq(pk) & (Key(sk).between(after, below) if after else Key(sk).lt(below))
-    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "IndexName": index}
-    if attributes:
-        names = {f"#p{i}": name for i, name in enumerate(dict.fromkeys((sk, *attributes)))}
-        kwargs |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+    # `between` is inclusive: the item at the watermark was taken by the previous run, and dropped below.
+    kwargs: dict[str, Any] = {**key_range(pk, after, below, pk_name=f"{index}PK", sk_name=sk,
+                                          attributes=(sk, *attributes) if attributes else ()), "IndexName": index}
+    if after is None:
+        kwargs["KeyConditionExpression"] = kwargs["KeyConditionExpression"].replace("<= :high", "< :high")
     items, last = [], None
     while len(items) < limit:
         start = {"ExclusiveStartKey": last} if last else {}
         page, last = dynamo.query(Limit=limit - len(items) + 1, **kwargs, **start)
         _count(requests=1, read=len(page))
-        # `between` is inclusive: the item at the watermark was taken by the previous run.
         items += [item for item in page if item[sk] not in (after, below)]
         if not last:
             break

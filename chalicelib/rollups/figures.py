@@ -79,28 +79,41 @@ def total(categories: dict[str, dict]) -> dict:
 
 # --- analytics: a device's hour ---------------------------------------------------------------------
 
-def device_hour(events: Iterable[dict], usage: Iterable[dict]) -> tuple[dict, dict] | None:
-    """(figures, {ip: {"bytes", "last_seen"}}) of a device's hour from its connection events and usage records;
-    None when there are none. Figures: sessions (Start events), mo_bytes, mt_bytes, protocols {protocol: bytes},
-    last_seen (the latest record, connection event or usage)."""
-    figures = {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "last_seen": ""}
-    ips: dict[str, dict] = {}
+def connection_part(events: Iterable[dict]) -> dict | None:
+    """A device hour's connection-event figures: sessions (Start events) and the latest event; None without any."""
+    part = {"sessions": 0, "seen_conn": ""}
     for event in events:
-        figures["sessions"] += event.get("event") == "Start"
-        figures["last_seen"] = max(figures["last_seen"], event["occurred_at"])
+        part["sessions"] += event.get("event") == "Start"
+        part["seen_conn"] = max(part["seen_conn"], event["occurred_at"])
+    return part if part["seen_conn"] else None
+
+
+def usage_part(usage: Iterable[dict]) -> tuple[dict | None, dict[str, list]]:
+    """A device hour's usage figures (mo_bytes, mt_bytes, protocols {protocol: bytes}, the latest record) and its
+    addresses {ip: [bytes, latest]}; (None, {}) without any record."""
+    part = {"mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "seen_use": ""}
+    ips: dict[str, list] = {}
     for record in usage:
         mo, mt = int(record["mo_bytes"]), int(record["mt_bytes"])
-        figures["mo_bytes"] += mo
-        figures["mt_bytes"] += mt
+        part["mo_bytes"] += mo
+        part["mt_bytes"] += mt
         protocol = str(record["protocol"])
-        figures["protocols"][protocol] = figures["protocols"].get(protocol, 0) + mo + mt
-        entry = ips.setdefault(str(record["destination_ip"]), {"bytes": 0, "last_seen": record["occurred_at"]})
-        entry["bytes"] += mo + mt
-        entry["last_seen"] = max(entry["last_seen"], record["occurred_at"])
-        figures["last_seen"] = max(figures["last_seen"], record["occurred_at"])
-    if not figures["last_seen"]:
+        part["protocols"][protocol] = part["protocols"].get(protocol, 0) + mo + mt
+        entry = ips.setdefault(str(record["destination_ip"]), [0, record["occurred_at"]])
+        entry[0] += mo + mt
+        entry[1] = max(entry[1], record["occurred_at"])
+        part["seen_use"] = max(part["seen_use"], record["occurred_at"])
+    return (part, ips) if part["seen_use"] else (None, {})
+
+
+def device_hour(connection: dict | None, usage: dict | None) -> dict | None:
+    """A device's hour from its two parts (each recomputed, or kept when no record of its kind came): sessions,
+    mo_bytes, mt_bytes, protocols, last_seen (the latest record of either kind); None when there are none."""
+    if connection is None and usage is None:
         return None
-    return figures, ips
+    connection = connection or {"sessions": 0, "seen_conn": ""}
+    usage = usage or {"mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "seen_use": ""}
+    return {**connection, **usage, "last_seen": max(connection["seen_conn"], usage["seen_use"])}
 
 
 def physical_id(device: dict) -> str:

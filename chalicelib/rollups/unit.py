@@ -202,7 +202,7 @@ def _analytics(lane: int, writes: Writes, inputs: Inputs, infos: dict, live: set
     for device_id in live:
         for organization_id, hour, kind in inputs.records.get(device_id, ()):
             if kind != "app_session":
-                work.add(device_id, organization_id, hour)
+                work.add(device_id, organization_id, hour, kind)
         work.physical_ids[device_id] = infos[device_id].physical_id
     work.run()
     tally.hours_changed += work.hours_changed
@@ -215,9 +215,7 @@ def _summaries(lane: int, at: datetime, writes: Writes, deltas: dict, inputs: In
         for _, hour, kind in inputs.records.get(device_id, ()):
             if kind == "app_session":
                 app_hours[device_id].add(hour)
-    changed = dict(zip(app_hours, db.parallel(
-        lambda pair: buckets.recompute(pair[0], infos[pair[0]].organization_id, pair[1], at),
-        list(app_hours.items())), strict=True))
+    changed = buckets.recompute(app_hours, at)
     plans, olds = {}, {}
     for device_id in live:
         row = rows.get(device_id)

@@ -35,15 +35,21 @@ class HourChange:
 class Analytics:
     lane: int
     writes: Writes
-    touched: dict[int, dict[int, set[str]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(set)))
+    # device -> organization -> hour -> kinds of records announced
+    touched: dict[int, dict[int, dict[str, set[str]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(set))))
     physical_ids: dict[int, str | None] = field(default_factory=dict)
     hours_changed: int = 0
 
-    def add(self, device_id: int, organization_id: int, hour: str) -> None:
-        self.touched[device_id][organization_id].add(hour)
+    def add(self, device_id: int, organization_id: int, hour: str, kind: str) -> None:
+        self.touched[device_id][organization_id][hour].add(kind)
 
     def run(self) -> None:
-        changes = [c for changes in db.parallel(self._recompute, list(self.touched.items())) for c in changes]
+        stored = db.batch_get(schema.device_period_key(device_id, "H", hour, organization_id)
+                              for device_id, by_organization in self.touched.items()
+                              for organization_id, hours in by_organization.items() for hour in hours)
+        changes = [c for changes in db.parallel(lambda pair: self._recompute(*pair, stored),
+                                                list(self.touched.items())) for c in changes]
         changes = [c for c in changes if c.old != c.new or c.ips_old != c.ips_new]
         self.hours_changed = len(changes)
         if changes:
@@ -51,23 +57,30 @@ class Analytics:
 
     # --- the hours, from the raw records ---------------------------------------------------------------
 
-    def _recompute(self, device_touched: tuple[int, dict[int, set[str]]]) -> list[HourChange]:
-        device_id, by_organization = device_touched
-        hours = {hour for hours in by_organization.values() for hour in hours}
-        events = raw.by_hour(device_id, "connection_event", hours)
-        usage = raw.by_hour(device_id, "usage", hours)
-        stored = db.batch_get(schema.device_period_key(device_id, "H", hour, organization_id)
-                              for organization_id, hours_ in by_organization.items() for hour in hours_)
+    def _recompute(self, device_id: int, by_organization: dict[int, dict[str, set[str]]],
+                   stored: dict[tuple[str, str], dict]) -> list[HourChange]:
+        """Each touched hour with the part of each kind announced recomputed from its raw records (one Query per
+        kind and run of hours), the other part as stored: a batch of usage records does not read the hour's
+        connection events."""
+        raw_records = {kind: raw.by_hour(device_id, kind, {hour for hours in by_organization.values()
+                                                           for hour, kinds in hours.items() if kind in kinds})
+                       for kind in ("connection_event", "usage")
+                       if any(kind in kinds for hours in by_organization.values() for kinds in hours.values())}
         out = []
-        for organization_id, touched in by_organization.items():
-            for hour in sorted(touched):
-                new, ips = figures.device_hour(_of(events.get(hour, []), organization_id),
-                                               _of(usage.get(hour, []), organization_id)) or (None, {})
+        for organization_id, hours in by_organization.items():
+            for hour, kinds in sorted(hours.items()):
                 item = stored.get(_pair(schema.device_period_key(device_id, "H", hour, organization_id)))
-                out.append(HourChange(device_id, organization_id, hour, _hour_figures(item), new,
-                                      stored_ips(device_id, "H", hour, organization_id, item),
-                                      {ip: [entry["bytes"], entry["last_seen"]] for ip, entry in ips.items()},
-                                      bool(item and item.get("ips_spilled"))))
+                old = _hour_figures(item)
+                ips_old = stored_ips(device_id, "H", hour, organization_id, item)
+                connection = (figures.connection_part(_of(raw_records["connection_event"].get(hour, []),
+                                                          organization_id))
+                              if "connection_event" in kinds else _connection_of(old))
+                if "usage" in kinds:
+                    usage, ips_new = figures.usage_part(_of(raw_records["usage"].get(hour, []), organization_id))
+                else:
+                    usage, ips_new = _usage_of(old), ips_old
+                out.append(HourChange(device_id, organization_id, hour, old, figures.device_hour(connection, usage),
+                                      ips_old, ips_new, bool(item and item.get("ips_spilled"))))
         return out
 
     # --- what the hours count in --------------------------------------------------------------------
@@ -247,8 +260,22 @@ def _device(key: tuple, level: str) -> tuple:
 def _hour_figures(item: dict | None) -> dict | None:
     if item is None:
         return None
-    return {"sessions": int(item["sessions"]), "mo_bytes": int(item["mo_bytes"]), "mt_bytes": int(item["mt_bytes"]),
-            "protocols": {p: int(n) for p, n in (item.get("protocols") or {}).items()}, "last_seen": item["last_seen"]}
+    return {"sessions": int(item["sessions"]), "seen_conn": item.get("seen_conn", ""),
+            "mo_bytes": int(item["mo_bytes"]), "mt_bytes": int(item["mt_bytes"]),
+            "protocols": {p: int(n) for p, n in (item.get("protocols") or {}).items()},
+            "seen_use": item.get("seen_use", ""), "last_seen": item["last_seen"]}
+
+
+def _connection_of(hour: dict | None) -> dict | None:
+    if not hour or not hour["seen_conn"]:
+        return None
+    return {"sessions": hour["sessions"], "seen_conn": hour["seen_conn"]}
+
+
+def _usage_of(hour: dict | None) -> dict | None:
+    if not hour or not hour["seen_use"]:
+        return None
+    return {name: hour[name] for name in ("mo_bytes", "mt_bytes", "protocols", "seen_use")}
 
 
 def _hour_row(figures_: dict | None) -> list | None:

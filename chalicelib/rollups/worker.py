@@ -92,11 +92,18 @@ def _flush(lane: int, work: dict[str, list]) -> dict[str, list]:
     return {"records": [], "changes": [], "purges": []}
 
 
+# What POST /admin/rollups/ holds a lane for: about its Lambda's time-out, so that a request killed mid-unit blocks the
+# lane for a minute or two, not the queue's 30 minutes (a second consumer's commit is refused while the first's
+# unit is still running: unit.commit).
+REQUEST_VISIBILITY_SECONDS = 90
+
+
 def consume_once(deadline: float, tally: unit.Tally | None = None, wait_seconds: int = 1) -> int:
-    """Receive one batch from the rollups queue, handle it and delete what succeeded (POST /admin/rollups/ and
-    make run's worker): the number of messages received."""
+    """Receive one batch from the rollups queue, handle it and delete what succeeded (POST /admin/rollups/): the
+    number of messages received."""
     sqs, url = aws.client("sqs"), lanes.queue_url()
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+                                   VisibilityTimeout=REQUEST_VISIBILITY_SECONDS,
                                    AttributeNames=["All"]).get("Messages", [])
     if not received:
         return 0

@@ -123,10 +123,10 @@ def test_the_request_waits_for_a_lane_another_consumer_holds_and_answers_202_mea
 
 
 def test_a_backlog_larger_than_one_request_drains_over_repeats(fleet, monkeypatch):
-    ingest_everything(fleet)
-    monkeypatch.setattr(unit, "UNIT_ENTRIES", 1)           # one device-hour a unit
-    monkeypatch.setattr(service, "REQUEST_BUDGET_SECONDS", 0.5)
-    monkeypatch.setattr(worker, "MARGIN_SECONDS", 0)
+    for _ in range(8):     # many announcements: more messages than one batch of the queue
+        ingest_everything(fleet)
+    monkeypatch.setattr(unit, "UNIT_ENTRIES", 1)           # one pending item a unit
+    monkeypatch.setattr(service, "REQUEST_BUDGET_SECONDS", 0)   # each request handles one batch
     answers = []
     for _ in range(60):
         answers.append(fleet.api.post(ROLLUPS))

@@ -241,3 +241,34 @@ def test_a_thousand_rejections_with_huge_field_names_still_fit_the_answer_and_it
     assert all(len(rejection["error"]) <= 200 for rejection in first.json_body["rejected"])
     again = fleet.ingest("usage", [record] * 1000, headers={"Idempotency-Key": "huge"})
     assert again.status_code == 202 and again.json_body == first.json_body
+
+
+RADIUS = {  # the accounting attributes of a cellular session, as a packet gateway sends them (the seed has 42)
+    **{f"Acct-{name}": value for name, value in (("Status-Type", "2"), ("Delay-Time", "0"),
+                                                   ("Input-Octets", "123456789"), ("Output-Octets", "987654321"),
+                                                   ("Session-Id", "JRadius-967b493fa333"), ("Authentic", "1"),
+                                                   ("Session-Time", "3600"), ("Input-Packets", "12345"),
+                                                   ("Output-Packets", "23456"), ("Terminate-Cause", "1"),
+                                                   ("Multi-Session-Id", "ms-967b493fa333"), ("Link-Count", "1"))},
+    **{f"3GPP-{name}": value for name, value in (("IMSI", "310150123456789"), ("Charging-ID", "12345678"),
+                                                   ("GGSN-Address", "192.0.2.1"), ("IMSI-MCC-MNC", "310150"),
+                                                   ("SGSN-Address", "192.0.2.2"), ("NSAPI", "5"), ("RAT-Type", "6"),
+                                                   ("User-Location-Info", "0x8213f1000a1b2c3d"))},
+    **{f"Vendor-Attribute-{n:02d}": f"value-{n:02d}-0123456789" for n in range(22)},
+}
+
+
+def test_a_connection_event_past_one_write_unit_keeps_its_attributes_compressed_and_answers_them_all(fleet):
+    from chalicelib.telemetry import db
+
+    at = ago(minutes=3)
+    record = connection_event(fleet.device["id"], at, attributes=RADIUS, extended_attributes={"Apn": "iot"})
+    assert len(RADIUS) == 42 and fleet.accepted("connection_event", [record])["accepted"] == 1
+    [item] = raw_items(fleet.device["id"], "connection_event")
+    assert "attributes" not in item and db.item_bytes(item) <= 1024   # one write unit, not two
+    assert db.attributes_of(item) == (RADIUS, {"Apn": "iot"})
+    body = fleet.history(fleet.device["id"], at, at).json_body
+    [event] = body["connection_history"]
+    assert event["connection_event_attributes"][0] == {"key": "Event", "value": "Start"}
+    assert {pair["key"]: pair["value"] for pair in event["connection_event_attributes"][1:]} == RADIUS
+    assert event["extended_attributes"] == [{"key": "Apn", "value": "iot"}]
