@@ -141,7 +141,7 @@ def _put(organization: int, device: int, subscriber: str, size: int, now) -> int
             put({**schema.map_entry_key(organization, "IP", "D", label, address), "entity": "IpEntry",
                  "organization_id": organization, "level": "D", "period": label, "key": address,
                  "b": 1_000 * len(hours), **{f"b{hh:02d}": 1_000 for hh in hours}, "l0": at,
-                 **{f"l0h{hh:02d}": clock.iso(day + timedelta(hours=hh, minutes=10)) for hh in hours}, **guards})
+                 **{f"l0h{hh:02d}": 10 * 60_000 for hh in hours}, **guards})   # 10 minutes into the hour
         for n in (n for n in range(size) if n % 28 + 1 == day.day):   # each device: its own day of every month
             key = _iccid(n, size)
             put({**schema.map_entry_key(organization, "SUB", "D", label, key), "entity": "SubscriberEntry",

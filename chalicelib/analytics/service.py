@@ -10,6 +10,7 @@ from chalicelib import clock
 from chalicelib.analytics import db, ranges, responses
 from chalicelib.analytics.models import AnalyticsQuery, MapQuery, SubscriberMapQuery, SubscriberQuery
 from chalicelib.errors import NotFound
+from chalicelib.rollups import figures
 from chalicelib.tokens.models import Principal
 
 OVERVIEW = "analytics:overview"
@@ -22,7 +23,8 @@ SUBSCRIBER_KINDS = ("iccid", "eui", "imei", "serial")
 # protocol (pHH#<PROTOCOL>).
 _TOTAL = re.compile(r"(s|mo|mt)([0-9]{2})")
 _PROTOCOL = re.compile(r"p([0-9]{2})#(.+)")
-# An IP address's day entry: bytes by hour (bHH) and, per lane, its latest record (l<lane>) and by hour (l<lane>hHH).
+# An IP address's day entry: bytes by hour (bHH) and, per lane, its latest record (l<lane>) and by hour (l<lane>hHH, in
+# milliseconds within the hour: rollups.figures.ms_in_hour).
 _HOUR_BYTES = re.compile(r"b([0-9]{2})")
 _LANE_SEEN = re.compile(r"l[0-9]+")
 _LANE_HOUR_SEEN = re.compile(r"l[0-9]+h([0-9]{2})")
@@ -130,8 +132,8 @@ def _hours_of(entry: dict, kind: str, first: str, last: str) -> tuple[int, str]:
     for name, value in entry.items():
         if (match := _HOUR_BYTES.fullmatch(name)) and first <= _hour(day, match[1]) <= last:
             used += int(value)
-        elif (match := _LANE_HOUR_SEEN.fullmatch(name)) and first <= _hour(day, match[1]) <= last:
-            seen = max(seen, value)
+        elif (match := _LANE_HOUR_SEEN.fullmatch(name)) and first <= (hour := _hour(day, match[1])) <= last:
+            seen = max(seen, figures.at_ms_in_hour(hour, value))
     return used, seen
 
 

@@ -27,9 +27,9 @@ def audit_pass(now: datetime) -> int:
     if state is None:   # the first run ever: every device once
         changes = [DeviceChange(device_id=int(item["id"]), organizations=[int(item["organization_id"])],
                                 created=_snapshot(item))
-                   for item in db.query_index("GSI2", schema.fleet_devices_partition(), None, "~", 10**9,
-                                                   attributes=DEVICE_FIELDS)[0]]
-        positions = {partition: bound for partition in schema.fleet_audit_partitions()}
+                   for partition in schema.fleet_devices_partitions()
+                   for item in db.query_index("GSI2", partition, None, "~", 10**9, attributes=DEVICE_FIELDS)[0]]
+        positions = {partition: bound for partition in schema.audit_fleet_partitions()}
     else:
         changes, positions = _audit_changes(state.get("positions") or {}, bound)
     if changes:
@@ -45,7 +45,7 @@ def _audit_changes(watermarks: dict[str, str], bound: str) -> tuple[list[DeviceC
     found: dict[int, set[int]] = {}
     created: dict[int, dict | None] = {}
     positions = {}
-    for partition in schema.fleet_audit_partitions():
+    for partition in schema.audit_fleet_partitions():
         entries, _ = db.query_index("GSI2", partition, watermarks.get(partition), bound, AUDIT_PAGE,
                                     attributes=("GSI2SK", "device_id", "organization_id", "action", "changes"))
         if entries:

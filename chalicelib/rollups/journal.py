@@ -19,7 +19,7 @@ from chalicelib.rollups import db
 from chalicelib.store import schema
 
 PAGE_BYTES = 90_000           # compressed bytes a journal page holds (every item stays under 100 KB)
-JOURNAL_DAYS = 2
+JOURNAL_DAYS = 30     # outlives any stall the lag alarm (10 minutes) would not catch
 MAX_ATTRIBUTES = 120          # per UpdateItem: an update expression is at most 4 KB
 _serialize, _deserialize = TypeSerializer().serialize, TypeDeserializer().deserialize
 

@@ -29,7 +29,9 @@ def dead_letter_queue_name(queue_name: str) -> str:
 
 
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
-    return {"FifoQueue": "true", "ContentBasedDeduplication": "false",
+    # High-throughput mode: SQS's limits apply per message group (a lane), not to the whole queue (capacity.md).
+    return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "DeduplicationScope": "messageGroup",
+            "FifoThroughputLimit": "perMessageGroupId",
             "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "MessageRetentionPeriod": str(RETENTION_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
 

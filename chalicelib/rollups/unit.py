@@ -20,6 +20,8 @@ from chalicelib.store import schema
 UNIT_ENTRIES = 4000       # pending entries (a device, hour and kind each) per unit
 UNIT_DEVICES = 1500       # devices due at T per unit
 PENDING_ITEMS = 100       # pending items read at a time (each holds one queue batch's messages for the lane)
+PENDING_ITEM_ENTRIES = 1000   # a pending item's entries at most, so that units stay near UNIT_ENTRIES
+PENDING_ITEM_BYTES = 200_000  # and its size, far below DynamoDB's 400 KB
 
 
 @dataclass
@@ -130,13 +132,29 @@ def gather(lane: int, current: dict, at: datetime) -> Inputs:
 
 
 def append_pending(lane: int, work: dict) -> None:
-    """What a lane has been told, kept in the table until a unit aggregates it (never expires)."""
-    db.write([pending_item(lane, work)])
+    """What a lane has been told, kept in the table until a unit aggregates it (never expires): one item, or several
+    in order when it is more than a unit should take at once or than an item holds (ten messages of created devices'
+    snapshots are ~1 MB)."""
+    flat = [(name, value) for name in ("records", "changes", "purges") for value in work.get(name, [])]
+    stamp = f"{clock.iso(clock.now())}#{uuid.uuid4().hex}"
+    db.write([pending_item(lane, body, f"{stamp}#{index:04d}") for index, body in enumerate(_pieces(flat))])
 
 
-def pending_item(lane: int, work: dict) -> dict:
-    return {"PK": schema.lane_pending_partition(lane), "SK": f"{clock.iso(clock.now())}#{uuid.uuid4().hex}",
-            "entity": "PendingWork", "work": db.pack(work)}
+def _pieces(flat: list[tuple[str, object]]) -> list[dict]:
+    body: dict[str, list] = defaultdict(list)
+    for name, value in flat:
+        body[name].append(value)
+    if len(flat) > 1 and (len(flat) > PENDING_ITEM_ENTRIES or len(db.pack(body)) > PENDING_ITEM_BYTES):
+        half = len(flat) // 2
+        return _pieces(flat[:half]) + _pieces(flat[half:])
+    return [dict(body)]
+
+
+def pending_item(lane: int, work: dict, sort_key: str | None = None) -> dict:
+    """Sorted by when it was told (the pieces of one message batch in their order)."""
+    return {"PK": schema.lane_pending_partition(lane),
+            "SK": sort_key or f"{clock.iso(clock.now())}#{uuid.uuid4().hex}", "entity": "PendingWork",
+            "work": db.pack(work)}
 
 
 def commit(lane: int, seq: int, writes: Writes) -> None:

@@ -211,7 +211,8 @@ class Analytics:
 
     def _organization_ips(self, changes: dict[tuple, dict]) -> None:
         """ADD each address's bytes (by hour in a day entry); the lane's own latest `occurred_at` (l<lane>, by hour
-        l<lane>h<HH>) is SET only when it grows: the entry's latest is the largest of its lanes'."""
+        l<lane>h<HH> in milliseconds within the hour: figures.ms_in_hour) is SET only when it grows: the entry's latest
+        is the largest of its lanes'."""
         own = f"l{self.lane}"
         keys = {change: schema.map_entry_key(change[0], "IP", change[1], change[2], change[3]) for change in changes}
         stored = db.batch_get(keys.values())
@@ -222,8 +223,8 @@ class Analytics:
             adds = {"b": value["bytes"]}
             if level == "D":
                 adds |= {f"b{hh}": delta for hh, delta in value["hours"].items()}
-                sets |= {f"{own}h{hh}": seen for hh, seen in value["hour_seen"].items()
-                         if seen > before.get(f"{own}h{hh}", "")}
+                sets |= {f"{own}h{hh}": figures.ms_in_hour(seen) for hh, seen in value["hour_seen"].items()
+                         if figures.ms_in_hour(seen) > int(before.get(f"{own}h{hh}", -1))}
             self.writes.add(key, adds, sets, meta={
                 "entity": "IpEntry", "organization_id": organization_id, "level": level, "period": period,
                 "key": ip, schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})

@@ -403,14 +403,15 @@ def rollup_state_key(name: str) -> dict:
     return {"PK": ROLLUP_STATE_PK, "SK": name}
 
 
-def fleet_audit_partitions() -> tuple[str, ...]:
-    """The fleet-wide audit partitions (GSI2) that audit_keys writes: the rollups read device changes from each."""
-    return (audit_keys(0, 0, "", "")["GSI2PK"],)
+def audit_fleet_partitions() -> list[str]:
+    """The fleet-wide audit partitions (GSI2) that audit_keys writes: the rollups read device changes from each.
+    (Issue 11 shards them with the same name and contract.)"""
+    return [audit_keys(0, 0, "", "")["GSI2PK"]]
 
 
-def fleet_devices_partition() -> str:
-    """Every device (GSI2), read once by the first rollup run ever."""
-    return device_list_keys(0, 0)["GSI2PK"]
+def fleet_devices_partitions() -> list[str]:
+    """Every device (GSI2), read once by the first rollup run ever. (Issue 11 shards them likewise.)"""
+    return [device_list_keys(0, 0)["GSI2PK"]]
 
 
 LANE_STATES_PK = "ROLLUP#LANES"

@@ -52,6 +52,9 @@ def test_merge_template_declares_the_rollups_fifo_queue_with_its_dead_letter_red
     assert properties["QueueName"] == stage_variables("prod")["ROLLUP_QUEUE_NAME"]
     assert properties["FifoQueue"] is True and properties["VisibilityTimeout"] == lanes.VISIBILITY_TIMEOUT_SECONDS
     assert properties["RedrivePolicy"]["maxReceiveCount"] == lanes.MAX_RECEIVES
+    # High-throughput mode: SQS's send and receive limits apply per lane, not per queue (capacity.md).
+    assert properties["FifoThroughputLimit"] == "perMessageGroupId"
+    assert properties["DeduplicationScope"] == "messageGroup"
     assert resources["RollupsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 

@@ -57,7 +57,9 @@ def stored(items: list[dict]) -> tuple[dict, dict]:
         elif item["entity"] == "IpEntry" and item["level"] == "D":
             for name, value in item.items():
                 if name[:1] == "b" and name[1:].isdigit() and value:
-                    seen = max(v for k, v in item.items() if k[:1] == "l" and k.endswith(f"h{name[1:]}"))
+                    # Each lane's latest record in the hour, in milliseconds after its start.
+                    ms = max(int(v) for k, v in item.items() if k[:1] == "l" and k.endswith(f"h{name[1:]}"))
+                    seen = f"{item['period']}T{name[1:]}:{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"
                     organizations[(item["organization_id"], hour(item["period"], name[1:]))]["ips"][item["key"]] = {
                         "bytes": value, "last_seen": seen}
         elif item["entity"] == "SubscriberEntry" and item["level"] == "D":

@@ -137,6 +137,27 @@ def test_a_backlog_larger_than_one_request_drains_over_repeats(fleet, monkeypatc
     assert_exact(fleet)
 
 
+def test_what_a_lane_is_told_at_once_is_kept_in_pieces_in_order_and_aggregated_whole(fleet, monkeypatch):
+    ingest_everything(fleet)
+    monkeypatch.setattr(unit, "PENDING_ITEM_ENTRIES", 2)     # stands for 1,000 entries or 200 KB
+    pieces = []
+
+    def seen(params, model, **_):
+        if model.name == "BatchWriteItem":
+            pieces.extend(request["PutRequest"]["Item"] for requests in params["RequestItems"].values()
+                          for request in requests
+                          if request.get("PutRequest", {}).get("Item", {}).get("entity") == "PendingWork")
+    aws.dynamodb().meta.events.register("provide-client-params.dynamodb", seen)
+    try:
+        fleet.roll_up()
+    finally:
+        aws.dynamodb().meta.events.unregister("provide-client-params.dynamodb", seen)
+    told = {piece["SK"].rsplit("#", 1)[0] for piece in pieces}
+    assert len(pieces) > len(told)    # a lane's message batch in several items, numbered in order
+    assert all(sum(len(values) for values in json.loads(piece["work"]).values()) <= 2 for piece in pieces)
+    assert_exact(fleet)
+
+
 def test_the_schedule_and_the_queue_worker_roll_up_as_the_request_does(fleet, client):
     ingest_everything(fleet)
     fleet.clock.advance(seconds=61)
