@@ -111,8 +111,8 @@ def measure() -> str:
         writes = Writes()
         aws.dynamodb().meta.events.register("provide-client-params.dynamodb", writes)
         _ingest(client, writes, devices, now, "usage", 1_000, 1, "warm-up")
-        ingestion = {(kind, size): _ingest(client, writes, devices, now, kind, size, count, f"{kind}-{size}")
-                     for size, count in BATCHES for kind in KIND_PATHS}
+        ingestion = {(kind, size): _ingest(client, writes, devices, now, kind, size, count, f"k{number}-{size}")
+                     for size, count in BATCHES for number, kind in enumerate(KIND_PATHS)}
         spread_of_keys = _key_spread(client, writes, now)
         aws.dynamodb().meta.events.unregister("provide-client-params.dynamodb", writes)
         started = time.perf_counter()

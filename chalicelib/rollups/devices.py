@@ -3,7 +3,8 @@
 The audit trail (every create, update and delete of a device, fleet-wide on GSI2) is read from the run's watermark up
 to now - ROLLUP_SETTLE_SECONDS (a GSI is read eventually consistently: an entry younger than that may not show yet,
 and no older one can still appear). Each device created, renamed, retyped, re-identified, moved or deleted becomes a
-`devices` message to its lane. The very first run has no watermark: it reads the whole fleet once instead.
+`devices` message to its lane. The very first runs have no watermark: they read the whole fleet once instead, a
+page of devices a pass.
 """
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from chalicelib.store import dynamo, schema
 
 WATERMARK = "DEVICES"
 AUDIT_PAGE = 5000       # audit entries per partition and pass
+BOOTSTRAP_PAGE = 100_000  # devices a first-run pass reads and sends (~60 MB of snapshots in the Lambda)
 # Device fields that a summary row, an index entry or an analytics subscriber is made of.
 RELEVANT_FIELDS = {"name", "type", "organization_id", "identifiers", "serial_number"}
 DEVICE_FIELDS = ("id", "organization_id", "name", "type", "serial_number", "identifiers")
@@ -24,21 +26,42 @@ def audit_pass(now: datetime) -> int:
     """Send every lane its device changes since the last pass; the number of devices."""
     bound = clock.iso(now - timedelta(seconds=get_settings().rollup_settle_seconds))
     state = db.get(schema.rollup_state_key(WATERMARK))
-    if state is None:   # the first run ever: every device once
-        changes = [DeviceChange(device_id=int(item["id"]), organizations=[int(item["organization_id"])],
-                                created=_snapshot(item))
-                   for partition in schema.fleet_devices_partitions()
-                   for item in db.query_index("GSI2", partition, None, "~", 10**9, attributes=DEVICE_FIELDS)[0]]
-        positions = {partition: bound for partition in schema.audit_fleet_partitions()}
-    else:
-        changes, positions = _audit_changes(state.get("positions") or {}, bound)
+    if state is None or state.get("bootstrap"):
+        return _bootstrap(state, bound)
+    changes, positions = _audit_changes(state.get("positions") or {}, bound)
     if changes:
         lanes.send_device_changes(changes)
     if positions:
-        db.update(schema.rollup_state_key(WATERMARK), UpdateExpression="SET positions = :p, entity = :e",
-                  ExpressionAttributeValues={":p": {**((state or {}).get("positions") or {}), **positions},
-                                             ":e": "RollupState"})
+        _save({**(state.get("positions") or {}), **positions})
     return len(changes)
+
+
+def _bootstrap(state: dict | None, bound: str) -> int:
+    """The first runs ever: every device once, BOOTSTRAP_PAGE a pass (a fleet of a million takes a few passes, each
+    within its Lambda's memory and time). The audit positions are taken when it starts, so that what changes
+    meanwhile is read from the trail afterwards."""
+    if state is None:
+        positions = {partition: bound for partition in schema.audit_fleet_partitions()}
+        cursors = {partition: "" for partition in schema.fleet_devices_partitions()}
+    else:
+        positions, cursors = state.get("positions") or {}, dict(state["bootstrap"])
+    sent = 0
+    for partition, cursor in cursors.items():
+        if cursor is None or sent >= BOOTSTRAP_PAGE:
+            continue
+        items, more = db.query_index("GSI2", partition, cursor or None, "~", BOOTSTRAP_PAGE - sent,
+                                     attributes=DEVICE_FIELDS)
+        lanes.send_device_changes([DeviceChange(device_id=int(item["id"]), organizations=[int(item["organization_id"])],
+                                                created=_snapshot(item)) for item in items])
+        sent += len(items)
+        cursors[partition] = items[-1]["GSI2SK"] if more and items else (cursor if more else None)
+    _save(positions, cursors if any(cursor is not None for cursor in cursors.values()) else None)
+    return sent
+
+
+def _save(positions: dict[str, str], bootstrap: dict | None = None) -> None:
+    db.update(schema.rollup_state_key(WATERMARK), UpdateExpression="SET positions = :p, bootstrap = :b, entity = :e",
+              ExpressionAttributeValues={":p": positions, ":b": bootstrap, ":e": "RollupState"})
 
 
 def _audit_changes(watermarks: dict[str, str], bound: str) -> tuple[list[DeviceChange], dict[str, str]]:

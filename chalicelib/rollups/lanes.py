@@ -1,8 +1,11 @@
 """The rollups' queue: its declaration (one source for tests, make run and the template), the lanes, and every
 message a lane receives (docs/rollups.md, "Messages").
 
-A FIFO queue whose message groups are the lanes: SQS hands a lane's messages to one consumer at a time, in the
-order they were sent. Device d belongs to lane d % ROLLUP_LANES.
+A FIFO queue whose message groups are the lanes: SQS hands a group's messages to one consumer at a time, in the
+order they were sent. Device d belongs to lane d % ROLLUP_LANES. A lane has two groups: its inbox (`lane-<n>-in`:
+records, device changes, purges, and the ticks of the schedule and of POST /admin/rollups/), which only appends to the
+lane's pending log and passes each tick on, in order, to its compute group (`lane-<n>`: ticks, which run the units).
+So a tick's units never hold up what ingest tells the lane, and a tick still follows everything told before it.
 """
 import json
 import uuid
@@ -62,11 +65,21 @@ def lane_of(device_id: int) -> int:
 
 
 def group_of(lane: int) -> str:
+    """The lane's compute group: its ticks."""
     return f"lane-{lane}"
 
 
+def inbox_of(lane: int) -> str:
+    """The lane's inbox: what it is told, and the ticks it passes on."""
+    return f"lane-{lane}-in"
+
+
 def lane_of_group(group: str) -> int:
-    return int(group.removeprefix("lane-"))
+    return int(group.removeprefix("lane-").removesuffix("-in"))
+
+
+def is_inbox(group: str) -> bool:
+    return group.endswith("-in")
 
 
 # --- messages ------------------------------------------------------------------------------------
@@ -97,12 +110,15 @@ class TickMessage(BaseModel):
     type: Literal["tick"]
     at: str                          # clock.iso: the time the lane's figures are brought to
     id: str
+    # Set by the inbox as it passes the tick on: the pending items written before (their sort keys up to it). The
+    # inbox goes on appending while the units run; a tick takes what was there when it was passed, and ends.
+    upto: str | None = None
 
 
 LaneMessage = Annotated[RecordsMessage | DevicesMessage | PurgeMessage | TickMessage, Field(discriminator="type")]
 
 
-def _send(messages: list[tuple[int, dict]]) -> None:
+def _send(messages: list[tuple[str, dict]]) -> None:
     """SendMessageBatch, 10 a request; any failure is a 503 for the caller (nothing it acknowledged is lost: ingest
     has written no guard yet, so a retried batch is new again).
 
@@ -110,8 +126,8 @@ def _send(messages: list[tuple[int, dict]]) -> None:
         ServiceUnavailable: SQS refused or could not be reached.
     """
     sqs, url = aws.client("sqs"), queue_url()
-    entries = [{"Id": str(n), "MessageBody": json.dumps(body, separators=(",", ":")), "MessageGroupId": group_of(lane),
-                "MessageDeduplicationId": uuid.uuid4().hex} for n, (lane, body) in enumerate(messages)]
+    entries = [{"Id": str(n), "MessageBody": json.dumps(body, separators=(",", ":")), "MessageGroupId": group,
+                "MessageDeduplicationId": uuid.uuid4().hex} for n, (group, body) in enumerate(messages)]
     try:
         for start in range(0, len(entries), 10):
             answer = sqs.send_message_batch(QueueUrl=url, Entries=entries[start:start + 10])
@@ -126,7 +142,7 @@ def announce_records(buckets: set[tuple[int, int, str, str]]) -> None:
     by_lane: dict[int, list] = {}
     for organization_id, device_id, hour, kind in sorted(buckets):
         by_lane.setdefault(lane_of(device_id), []).append([device_id, organization_id, hour, kind])
-    _send([(lane, {"type": "records", "entries": entries[start:start + MESSAGE_ENTRIES]})
+    _send([(inbox_of(lane), {"type": "records", "entries": entries[start:start + MESSAGE_ENTRIES]})
            for lane, entries in sorted(by_lane.items()) for start in range(0, len(entries), MESSAGE_ENTRIES)])
 
 
@@ -135,14 +151,21 @@ def send_device_changes(changes: list[DeviceChange]) -> None:
     for change in changes:
         by_lane.setdefault(lane_of(change.device_id), []).append(change.model_dump())
     chunk = 500   # a create snapshot is a few hundred bytes
-    _send([(lane, {"type": "devices", "changes": items[start:start + chunk]})
+    _send([(inbox_of(lane), {"type": "devices", "changes": items[start:start + chunk]})
            for lane, items in sorted(by_lane.items()) for start in range(0, len(items), chunk)])
 
 
 def send_purge(device_id: int) -> None:
-    _send([(lane_of(device_id), {"type": "purge", "device_id": int(device_id)})])
+    _send([(inbox_of(lane_of(device_id)), {"type": "purge", "device_id": int(device_id)})])
 
 
 def send_ticks(at: str, tick_id: str, lanes: list[int] | None = None) -> None:
-    _send([(lane, {"type": "tick", "at": at, "id": tick_id})
+    """A tick to each lane's inbox, behind everything it has been told."""
+    _send([(inbox_of(lane), {"type": "tick", "at": at, "id": tick_id})
            for lane in (range(lane_count()) if lanes is None else lanes)])
+
+
+def pass_tick(lane: int, at: str, tick_id: str, upto: str) -> None:
+    """A tick to the lane's compute group: from its inbox once what came before is in the pending log (`upto` the
+    sort key bound of those pending items), or again from a tick that ran out of time."""
+    _send([(group_of(lane), {"type": "tick", "at": at, "id": tick_id, "upto": upto})])

@@ -86,8 +86,10 @@ def finish_tick(lane: int, at: str, tick_id: str) -> None:
 
 # --- a tick -----------------------------------------------------------------------------------------
 
-def run_tick(lane: int, at: str, tick_id: str, deadline: float, tally: Tally | None = None) -> bool:
-    """Units until nothing is left for `at` (True), or until `deadline` (time.monotonic()) is near (False)."""
+def run_tick(lane: int, at: str, tick_id: str, deadline: float, tally: Tally | None = None,
+             upto: str | None = None) -> bool:
+    """Units until nothing is left for `at` (True), or until `deadline` (time.monotonic()) is near (False). `upto`
+    bounds the pending items taken (lanes.TickMessage): without it, all of them."""
     tally = tally or Tally()
     moment = clock.parse_iso(at)
     first = True
@@ -96,7 +98,7 @@ def run_tick(lane: int, at: str, tick_id: str, deadline: float, tally: Tally | N
         if not first and time.monotonic() > deadline:   # at least one unit a call: a tick always makes progress
             return False
         first = False
-        inputs = gather(lane, current, moment)
+        inputs = gather(lane, current, moment, upto)
         if not inputs:
             finish_tick(lane, at, tick_id)
             return True
@@ -105,10 +107,10 @@ def run_tick(lane: int, at: str, tick_id: str, deadline: float, tally: Tally | N
         tally.units += 1
 
 
-def gather(lane: int, current: dict, at: datetime) -> Inputs:
+def gather(lane: int, current: dict, at: datetime, upto: str | None = None) -> Inputs:
     inputs = Inputs()
     entries = 0
-    for item in db.query(schema.lane_pending_partition(lane), limit=PENDING_ITEMS):
+    for item in db.query(schema.lane_pending_partition(lane), high=upto, limit=PENDING_ITEMS):
         body = db.unpack(item["work"])
         size = len(body.get("records", [])) + len(body.get("changes", [])) + len(body.get("purges", []))
         if inputs.pending and entries + size > UNIT_ENTRIES:
@@ -148,6 +150,14 @@ def _pieces(flat: list[tuple[str, object]]) -> list[dict]:
         half = len(flat) // 2
         return _pieces(flat[:half]) + _pieces(flat[half:])
     return [dict(body)]
+
+
+PENDING_SKEW = timedelta(seconds=5)   # Lambdas' clocks may differ a little: a tick may take a few seconds more
+
+
+def pending_bound() -> str:
+    """A sort key after every pending item written so far, whichever process's clock stamped it."""
+    return f"{clock.iso(clock.now() + PENDING_SKEW)}#~"
 
 
 def pending_item(lane: int, work: dict, sort_key: str | None = None) -> dict:
@@ -206,8 +216,9 @@ def compute(lane: int, at: datetime, inputs: Inputs, tally: Tally) -> Writes:
     purged = {d for d in devices if infos[d] is None}
     deltas: dict[tuple, dict] = {}
     unfinished = [d for d in purged if not purge.purge(writes, deltas, lane, d, rows.get(d))]
-    if unfinished:   # the next unit goes on with them
-        writes.put(pending_item(lane, {"purges": unfinished}))
+    if unfinished:   # the next unit goes on with them: right after the item they came from, within the tick's bound
+        writes.put(pending_item(lane, {"purges": unfinished},
+                                f"{inputs.pending[0]['SK']}#more" if inputs.pending else None))
     live = devices - purged
     _analytics(lane, writes, inputs, infos, live, tally)
     _summaries(lane, at, writes, deltas, inputs, rows, infos, live, tally)

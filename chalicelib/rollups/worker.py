@@ -1,10 +1,11 @@
 """The rollups queue's consumer: the aggregate_telemetry Lambda, POST /admin/rollups/ (which joins the work) and
 make run's local worker all hand batches here.
 
-A batch holds up to 10 messages, of one or more lanes, each lane's in order. Per lane: records, device changes and
-purges are appended to its pending log; a tick runs the lane's units (unit.py). A lane whose handling fails has
-every one of its messages of the batch reported failed (partial batch response), so that SQS returns them in order;
-the other lanes' messages succeed. Deployed, the event source mapping needs ReportBatchItemFailures (infra adds it).
+A batch holds up to 10 messages, of one or more groups, each group's in order (lanes.py: a lane's inbox and its
+compute group). Records, device changes and purges are appended to the lane's pending log; a tick in an inbox is
+passed on to the compute group, and there it runs the lane's units (unit.py). A group whose handling fails has every
+one of its messages of the batch reported failed (partial batch response), so that SQS returns them in order; the
+other groups' messages succeed. Deployed, the event source mapping needs ReportBatchItemFailures (infra adds it).
 """
 import time
 import uuid
@@ -36,23 +37,23 @@ def handle_batch(event: dict, context=None, deadline: float | None = None, tally
     started, before = time.monotonic(), db.counts.as_dict()
     tally = tally if tally is not None else unit.Tally()
     units_before = tally.units
-    by_lane: dict[int, list[dict]] = {}
+    by_group: dict[str, list[dict]] = {}
     for record in event.get("Records", []):
-        group = (record.get("attributes") or {}).get("MessageGroupId", "")
-        by_lane.setdefault(lanes.lane_of_group(group) if group.startswith("lane-") else -1, []).append(record)
-    def one(lane_records: tuple[int, list[dict]]) -> list[str]:
-        lane, records = lane_records
+        by_group.setdefault((record.get("attributes") or {}).get("MessageGroupId", ""), []).append(record)
+
+    def one(group_records: tuple[str, list[dict]]) -> list[str]:
+        group, records = group_records
         mine = unit.Tally()
         try:
-            handle_lane(lane, records, deadline, mine)
+            handle_group(group, records, deadline, mine)
             return []
         except Exception:
-            logger.exception("rollup lane failed", extra={"lane": lane})
+            logger.exception("rollup lane failed", extra={"group": group})
             return [record["messageId"] for record in records]
         finally:
             tally.add(mine)
-    # The lanes of a batch are independent: they run side by side (their requests are I/O waits).
-    failed = [message_id for failures in db.parallel(one, list(by_lane.items())) for message_id in failures]
+    # The groups of a batch are independent: they run side by side (their requests are I/O waits).
+    failed = [message_id for failures in db.parallel(one, list(by_group.items())) for message_id in failures]
     after = db.counts.as_dict()
     for name, value, unit_name in ((ROLLUP_UNITS, tally.units - units_before, "Count"),
                                    (ROLLUP_RECORDS_READ, after["records_read"] - before["records_read"], "Count"),
@@ -62,15 +63,17 @@ def handle_batch(event: dict, context=None, deadline: float | None = None, tally
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
-def handle_lane(lane: int, records: list[dict], deadline: float, tally: unit.Tally | None = None) -> None:
+def handle_group(group: str, records: list[dict], deadline: float, tally: unit.Tally | None = None) -> None:
+    if not group.startswith("lane-"):
+        logger.warning("rollups messages of no lane dropped", extra={"group": group})
+        return
+    lane, inbox = lanes.lane_of_group(group), lanes.is_inbox(group)
     work: dict[str, list] = {"records": [], "changes": [], "purges": []}
     for record in records:
         try:
             message = _message.validate_json(record["body"])
         except ValidationError:
             logger.warning("unreadable rollups message dropped", extra={"message_id": record.get("messageId")})
-            continue
-        if lane < 0:
             continue
         if message.type == "records":
             work["records"] += [list(entry) for entry in message.entries]
@@ -80,9 +83,12 @@ def handle_lane(lane: int, records: list[dict], deadline: float, tally: unit.Tal
             work["purges"].append(message.device_id)
         else:
             work = _flush(lane, work)
-            if not unit.run_tick(lane, message.at, message.id, deadline, tally):
-                # Out of time: the same T again, behind what arrived meanwhile.
-                lanes.send_ticks(message.at, f"{message.id}+{uuid.uuid4().hex[:8]}", [lane])
+            if inbox:    # what came before it is in the pending log: the units may start
+                lanes.pass_tick(lane, message.at, message.id, unit.pending_bound())
+            elif not unit.run_tick(lane, message.at, message.id, deadline, tally, message.upto):
+                # Out of time: the same T again, behind the ticks that arrived meanwhile.
+                lanes.pass_tick(lane, message.at, f"{message.id}+{uuid.uuid4().hex[:8]}",
+                                message.upto or unit.pending_bound())
     _flush(lane, work)
 
 

@@ -545,8 +545,8 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("Devices due at a tick", "WakeEntry", "table", "PK=ROLLUP#LANE#<lane>#WAKE SK<=<T>#~",
                   "1 Query per unit (up to 1,500 devices)"),
     AccessPattern("Devices changed since the last rollup", "AuditEntry, Device", "GSI2",
-                  "GSI2PK=AUDIT GSI2SK between <watermark> and <now - settle> (first run: GSI2PK=DEVICES)",
-                  "1 Query per 1 MB per scheduled run"),
+                  "GSI2PK=AUDIT GSI2SK between <watermark> and <now - settle> (first runs: GSI2PK=DEVICES "
+                  "GSI2SK > <cursor>)", "1 Query per 1 MB per scheduled run; first runs 100,000 devices a run"),
     AccessPattern("Raw records of the hours a unit touches", "ConnectionEvent, AppSession, UsageRecord", "table",
                   "PK=DEV#<id>#CONN|APP|USE SK between <first hour> and <end of last hour>",
                   "1 Query per device, kind and run of touched hours less than 6 h apart"),

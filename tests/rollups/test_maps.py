@@ -9,7 +9,7 @@ from tests.rollups.support import usage
 
 # No map has a cap (the old design kept 1,000 addresses an hour and summed the rest into "other"): exactness is the
 # shape of the items, one per key. moto answers a request in ~10 ms here, so the test stays at a few hundred keys.
-ADDRESSES = 200
+ADDRESSES = 500   # past the 400 a device hour keeps inside: its addresses spill into items of their own
 
 
 def _analytics(fleet, path: str, token: str, **params):
@@ -22,7 +22,7 @@ def _reader(fleet) -> str:
     return fleet.api.token(fleet.acme, ("analytics:overview", "analytics:subscriber"), rate_limit_per_minute=100_000)
 
 
-def test_thousands_of_addresses_in_one_hour_are_each_counted_exactly(fleet):
+def test_hundreds_of_addresses_in_one_hour_are_each_counted_exactly(fleet):
     a1, a2 = fleet.devices["a1"], fleet.devices["a2"]
     at = fleet.clock.ago(minutes=20)
     records = [usage(a1, at + timedelta(milliseconds=n), n + 1, 0, "tcp", f"10.{n // 250}.{n % 250}.1")

@@ -13,6 +13,7 @@ from local.workers import sqs_event
 from tests.rollups import reference
 from tests.rollups.support import ROLLUPS, aggregate_items, connection, session, usage
 from tests.rollups.test_aggregates import stored
+from tests.rollups.test_maps import _analytics, _reader
 from tests.rollups.test_windows import assert_matches_reference
 
 
@@ -178,9 +179,18 @@ def test_the_schedule_and_the_queue_worker_roll_up_as_the_request_does(fleet, cl
 def test_a_lane_whose_unit_fails_reports_its_messages_and_no_other_lanes(fleet, monkeypatch):
     ingest_everything(fleet)
     lanes.send_ticks(reference.iso(fleet.clock.now), "t-1")
-    received = aws.client("sqs").receive_message(QueueUrl=lanes.queue_url(), MaxNumberOfMessages=10,
-                                                 AttributeNames=["All"])["Messages"]
-    failing = lanes.lane_of_group(received[0]["Attributes"]["MessageGroupId"])
+    sqs, url = aws.client("sqs"), lanes.queue_url()
+    # The inboxes take what they were told and pass their ticks on to the lanes' compute groups; those are kept.
+    ticks = []
+    while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []):
+        told = [m for m in received if lanes.is_inbox(m["Attributes"]["MessageGroupId"])]
+        ticks += [m for m in received if m not in told]
+        assert worker.handle_batch(sqs_event(told, "arn"), deadline=None)["batchItemFailures"] == []
+        for message in told:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    assert len(ticks) == lanes.lane_count()
+    failing = lanes.lane_of_group(ticks[0]["Attributes"]["MessageGroupId"])
     original = unit.run_tick
 
     def broken(lane, *args, **kwargs):
@@ -188,10 +198,57 @@ def test_a_lane_whose_unit_fails_reports_its_messages_and_no_other_lanes(fleet, 
             raise RuntimeError("a unit that cannot finish")
         return original(lane, *args, **kwargs)
     monkeypatch.setattr(unit, "run_tick", broken)
-    answer = worker.handle_batch(sqs_event(received, "arn"), deadline=None)
-    failed = {f["itemIdentifier"] for f in answer["batchItemFailures"]}
-    assert failed == {m["MessageId"] for m in received
-                      if lanes.lane_of_group(m["Attributes"]["MessageGroupId"]) == failing}
+    answer = worker.handle_batch(sqs_event(ticks, "arn"), deadline=None)
+    assert {f["itemIdentifier"] for f in answer["batchItemFailures"]} == {ticks[0]["MessageId"]}
+
+
+def test_a_tick_takes_what_its_lane_was_told_before_it_and_ends_while_more_arrives(fleet):
+    sqs, url = aws.client("sqs"), lanes.queue_url()
+
+    def handle(inboxes: bool) -> None:
+        """Every message of the inboxes (or of the compute groups) now in the queue."""
+        kept = []
+        while received := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                "Messages", []):
+            mine = [m for m in received if lanes.is_inbox(m["Attributes"]["MessageGroupId"]) == inboxes]
+            kept += [m for m in received if m not in mine]
+            assert worker.handle_batch(sqs_event(mine, "arn"), deadline=None)["batchItemFailures"] == []
+            for message in mine:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        for message in kept:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+    a1 = fleet.devices["a1"]
+    fleet.ingest("usage", [usage(a1, fleet.clock.ago(minutes=5), 100, 1)])
+    at = reference.iso(fleet.clock.now)
+    lanes.send_ticks(at, "t-1")
+    handle(inboxes=True)                         # the tick is passed on
+    fleet.clock.advance(seconds=60)
+    fleet.ingest("usage", [usage(a1, fleet.clock.ago(hours=2), 7, 0)])   # another hour: another bucket
+    handle(inboxes=True)                         # told after the tick was passed
+    handle(inboxes=False)                        # the tick's units
+    assert service.lane_states()[lanes.lane_of(a1["id"])]["computed_at"] == at
+
+    def sent() -> int:
+        answer = _analytics(fleet, f"/analytics/data-usage/{a1['physical_id']}", _reader(fleet))
+        return sum(int(v) for v in answer.json_body["content"][0]["mobileOriginated"].values())
+    assert sent() == 100
+    fleet.roll_up()
+    assert sent() == 107
+
+
+def test_the_first_runs_read_the_fleet_a_page_a_pass_and_then_follow_the_audit_trail(fleet, monkeypatch):
+    from chalicelib.rollups import devices
+
+    monkeypatch.setattr(devices, "BOOTSTRAP_PAGE", 3)          # stands for 100,000 devices a pass
+    counted = []
+    for _ in range(3):
+        fleet.roll_up()
+        counted.append(fleet.summary().json_body["summary"]["total_devices"])
+    assert counted == [3, len(fleet.devices), len(fleet.devices)]
+    ingest_everything(fleet)
+    fleet.roll_up()
+    assert_exact(fleet)
 
 
 def test_running_the_rollups_needs_admin(fleet, refused):
