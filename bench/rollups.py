@@ -142,11 +142,11 @@ def _run(clock, meter) -> dict:
     must be told apart, and threads share one CPU clock."""
     from unittest.mock import patch
 
+    from moto.core.botocore_stubber import BotocoreStubber
+
     from chalicelib import clock as app_clock
     from chalicelib.observability import metrics
     from chalicelib.rollups import db, lanes, service, unit, worker
-
-    from moto.core.botocore_stubber import BotocoreStubber
 
     # moto answers inside this process: the CPU of its answers is told apart from boto3's own (serializing requests,
     # parsing answers), which a Lambda pays.

@@ -106,28 +106,21 @@ def _seconds(expression) -> float | None:
 
 def agent_loop(app, log=print):
     """A BackgroundWorkers worker: poll the operations queue until stopped."""
-    agent = QueueWorker(app)
-
-    def loop(stopping: threading.Event) -> None:
-        while not stopping.is_set():
-            try:
-                agent.poll_once(wait_seconds=1)
-            except Exception as error:  # keep the local run alive; the error is shown
-                log(f"agent: {error!r}")
-                stopping.wait(1)
-    return loop
+    return _polling(QueueWorker(app), "agent", log)
 
 
 def lanes_loop(app, log=print):
-    """A BackgroundWorkers worker: consume the rollups queue until stopped (make run starts two)."""
-    consumer = LaneWorker(app)
+    """A BackgroundWorkers worker: consume the rollups queue until stopped (make run starts one a lane)."""
+    return _polling(LaneWorker(app), "rollups", log)
 
+
+def _polling(worker, name: str, log):
     def loop(stopping: threading.Event) -> None:
         while not stopping.is_set():
             try:
-                consumer.poll_once(wait_seconds=1)
+                worker.poll_once(wait_seconds=1)
             except Exception as error:  # keep the local run alive; the error is shown
-                log(f"rollups: {error!r}")
+                log(f"{name}: {error!r}")
                 stopping.wait(1)
     return loop
 

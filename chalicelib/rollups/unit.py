@@ -5,13 +5,12 @@ entries and UNIT_DEVICES due devices, computes every write (analytics, buckets, 
 them as its journal, commits it, applies it, and marks the lane state done.
 """
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib import clock
-from chalicelib.rollups import buckets, db, journal, purge, state, summaries
+from chalicelib.rollups import buckets, db, journal, pending, purge, state, summaries
 from chalicelib.rollups.journal import Writes
 from chalicelib.rollups.lanes import DeviceChange
 from chalicelib.rollups.usage import Analytics
@@ -20,8 +19,6 @@ from chalicelib.store import schema
 UNIT_ENTRIES = 4000       # pending entries (a device, hour and kind each) per unit
 UNIT_DEVICES = 1500       # devices due at T per unit
 PENDING_ITEMS = 100       # pending items read at a time (each holds one queue batch's messages for the lane)
-PENDING_ITEM_ENTRIES = 1000   # a pending item's entries at most, so that units stay near UNIT_ENTRIES
-PENDING_ITEM_BYTES = 200_000  # and its size, far below DynamoDB's 400 KB
 
 
 @dataclass
@@ -133,40 +130,6 @@ def gather(lane: int, current: dict, at: datetime, upto: str | None = None) -> I
     return inputs
 
 
-def append_pending(lane: int, work: dict) -> None:
-    """What a lane has been told, kept in the table until a unit aggregates it (never expires): one item, or several
-    in order when it is more than a unit should take at once or than an item holds (ten messages of created devices'
-    snapshots are ~1 MB)."""
-    flat = [(name, value) for name in ("records", "changes", "purges") for value in work.get(name, [])]
-    stamp = f"{clock.iso(clock.now())}#{uuid.uuid4().hex}"
-    db.write([pending_item(lane, body, f"{stamp}#{index:04d}") for index, body in enumerate(_pieces(flat))])
-
-
-def _pieces(flat: list[tuple[str, object]]) -> list[dict]:
-    body: dict[str, list] = defaultdict(list)
-    for name, value in flat:
-        body[name].append(value)
-    if len(flat) > 1 and (len(flat) > PENDING_ITEM_ENTRIES or len(db.pack(body)) > PENDING_ITEM_BYTES):
-        half = len(flat) // 2
-        return _pieces(flat[:half]) + _pieces(flat[half:])
-    return [dict(body)]
-
-
-PENDING_SKEW = timedelta(seconds=5)   # Lambdas' clocks may differ a little: a tick may take a few seconds more
-
-
-def pending_bound() -> str:
-    """A sort key after every pending item written so far, whichever process's clock stamped it."""
-    return f"{clock.iso(clock.now() + PENDING_SKEW)}#~"
-
-
-def pending_item(lane: int, work: dict, sort_key: str | None = None) -> dict:
-    """Sorted by when it was told (the pieces of one message batch in their order)."""
-    return {"PK": schema.lane_pending_partition(lane),
-            "SK": sort_key or f"{clock.iso(clock.now())}#{uuid.uuid4().hex}", "entity": "PendingWork",
-            "work": db.pack(work)}
-
-
 def commit(lane: int, seq: int, writes: Writes) -> None:
     """Journal, commit, apply, done: see journal.py. A unit whose commit fails (another consumer advanced the lane)
     has written nothing but orphan journal pages, which expire."""
@@ -217,7 +180,7 @@ def compute(lane: int, at: datetime, inputs: Inputs, tally: Tally) -> Writes:
     deltas: dict[tuple, dict] = {}
     unfinished = [d for d in purged if not purge.purge(writes, deltas, lane, d, rows.get(d))]
     if unfinished:   # the next unit goes on with them: right after the item they came from, within the tick's bound
-        writes.put(pending_item(lane, {"purges": unfinished},
+        writes.put(pending.item(lane, {"purges": unfinished},
                                 f"{inputs.pending[0]['SK']}#more" if inputs.pending else None))
     live = devices - purged
     _analytics(lane, writes, inputs, infos, live, tally)

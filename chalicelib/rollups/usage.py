@@ -5,18 +5,14 @@ entries and IP entries (docs/rollups.md, "Analytics").
 Every device's hours are read and compared first (Queries on threads), then the items they change are read in a
 few BatchGetItems for the whole unit, and the writes computed. Nothing is written here: it all goes to `writes`.
 
-A device's IP addresses sit inside its hour and day items while there are at most INLINE_IPS of them; beyond, the
-item says `ips_spilled` and each address is an item of its own (I#<level>#<period>#<org>#<ip>): no map is capped,
-and no item outgrows 100 KB.
+Addresses (a device's, inside its items or spilled, and its organization's IP entries): addresses.py.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from chalicelib.rollups import db, figures, raw
+from chalicelib.rollups import addresses, db, figures, raw
 from chalicelib.rollups.journal import Writes
 from chalicelib.store import schema
-
-INLINE_IPS = 400      # addresses kept inside a device's hour or day item (~45 bytes each)
 
 
 @dataclass
@@ -71,7 +67,7 @@ class Analytics:
             for hour, kinds in sorted(hours.items()):
                 item = stored.get(_pair(schema.device_period_key(device_id, "H", hour, organization_id)))
                 old = _hour_figures(item)
-                ips_old = stored_ips(device_id, "H", hour, organization_id, item)
+                ips_old = addresses.stored(device_id, "H", hour, organization_id, item)
                 connection = (figures.connection_part(_of(raw_records["connection_event"].get(hour, []),
                                                           organization_id))
                               if "connection_event" in kinds else _connection_of(old))
@@ -97,7 +93,7 @@ class Analytics:
             if day_key not in days:
                 item = stored.get(_pair(schema.device_period_key(*_device(day_key, "D"))))
                 days[day_key] = {"hours": db.unpack(item["hours"]) if item else {},
-                                 "ips": stored_ips(*_device(day_key, "D"), item), "spilled": bool(
+                                 "ips": addresses.stored(*_device(day_key, "D"), item), "spilled": bool(
                                      item and item.get("ips_spilled")), "ips_before": None}
                 days[day_key]["ips_before"] = {ip: list(v) for ip, v in days[day_key]["ips"].items()}
             day = days[day_key]
@@ -135,7 +131,7 @@ class Analytics:
                              schema.TTL_ATTRIBUTE: raw.expires_at("M", month)})
             self._subscriber(device_id, organization_id, "M", month, {"bytes": value["bytes"],
                                                                       "last_seen": value["last_seen"]})
-        self._organization_ips(org_ips)
+        addresses.organization_ips(self.writes, self.lane, org_ips)
 
     def _hour(self, c: HourChange) -> None:
         """The device's hour (its addresses inside, or spilled) and its organization's day totals."""
@@ -145,8 +141,8 @@ class Analytics:
         else:
             item = {**key, "entity": "DeviceHour", "device_id": c.device_id, "organization_id": c.organization_id,
                     "hour": c.hour, **c.new, schema.TTL_ATTRIBUTE: raw.expires_at("H", c.hour)}
-            self.writes.put(self._with_ips(item, c.device_id, "H", c.hour, c.organization_id, c.ips_old, c.ips_new,
-                                           c.spilled))
+            self.writes.put(addresses.with_ips(self.writes, item, c.device_id, "H", c.hour, c.organization_id,
+                                               c.ips_old, c.ips_new, c.spilled))
         hh, deltas = c.hour[11:13], defaultdict(int)
         old, new = c.old or _NONE, c.new or _NONE
         for name, prefix in (("sessions", "s"), ("mo_bytes", "mo"), ("mt_bytes", "mt")):
@@ -171,30 +167,12 @@ class Analytics:
         item = {**key, "entity": "DeviceDay", "device_id": device_id, "organization_id": organization_id,
                 "period": day, "hours": db.pack(hours), "bytes": total, "last_seen": latest,
                 schema.TTL_ATTRIBUTE: raw.expires_at("D", day)}
-        self.writes.put(self._with_ips(item, device_id, "D", day, organization_id, value["ips_before"], value["ips"],
-                                       value["spilled"]))
+        self.writes.put(addresses.with_ips(self.writes, item, device_id, "D", day, organization_id,
+                                           value["ips_before"], value["ips"], value["spilled"]))
         # The subscriber's day, with its hours (what an hour-level range reads).
         self._subscriber(device_id, organization_id, "D", day, {
             "bytes": total, "last_seen": latest,
             "hours": db.pack({hh: [int(row[1]) + int(row[2]), row[3]] for hh, row in hours.items()})})
-
-    def _with_ips(self, item: dict, device_id: int, level: str, period: str, organization_id: int,
-                  before: dict[str, list], after: dict[str, list], spilled: bool) -> dict:
-        """The item with its addresses inside, or (too many, or already so) as items of their own."""
-        if not spilled and len(after) <= INLINE_IPS:
-            return {**item, "ips": db.pack(after)}
-        for ip in set(before) | set(after):
-            key = schema.device_ip_key(device_id, level, period, organization_id, ip)
-            if ip not in after:
-                self.writes.delete(key)
-            elif spilled and before.get(ip) == after[ip]:
-                continue
-            else:
-                self.writes.put({**key, "entity": "DeviceIp", "device_id": device_id,
-                                 "organization_id": organization_id, "level": level, "period": period, "ip": ip,
-                                 "bytes": after[ip][0], "last_seen": after[ip][1],
-                                 schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
-        return {**item, "ips_spilled": True}
 
     def _subscriber(self, device_id: int, organization_id: int, level: str, period: str, value: dict | None) -> None:
         """A copy of the device's figures in the organization's subscriber map: one device, one writer (its lane)."""
@@ -208,38 +186,6 @@ class Analytics:
         self.writes.put({**key, "entity": "SubscriberEntry", "organization_id": organization_id,
                          "device_id": device_id, "level": level, "period": period, "key": physical_id, **value,
                          schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
-
-    def _organization_ips(self, changes: dict[tuple, dict]) -> None:
-        """ADD each address's bytes (by hour in a day entry); the lane's own latest `occurred_at` (l<lane>, by hour
-        l<lane>h<HH> in milliseconds within the hour: figures.ms_in_hour) is SET only when it grows: the entry's latest
-        is the largest of its lanes'."""
-        own = f"l{self.lane}"
-        keys = {change: schema.map_entry_key(change[0], "IP", change[1], change[2], change[3]) for change in changes}
-        stored = db.batch_get(keys.values())
-        for (organization_id, level, period, ip), value in changes.items():
-            key = keys[(organization_id, level, period, ip)]
-            before = stored.get(_pair(key)) or {}
-            sets = {own: value["seen"]} if value["seen"] > before.get(own, "") else {}
-            adds = {"b": value["bytes"]}
-            if level == "D":
-                adds |= {f"b{hh}": delta for hh, delta in value["hours"].items()}
-                sets |= {f"{own}h{hh}": figures.ms_in_hour(seen) for hh, seen in value["hour_seen"].items()
-                         if figures.ms_in_hour(seen) > int(before.get(f"{own}h{hh}", -1))}
-            self.writes.add(key, adds, sets, meta={
-                "entity": "IpEntry", "organization_id": organization_id, "level": level, "period": period,
-                "key": ip, schema.TTL_ATTRIBUTE: raw.expires_at(level, period)})
-
-
-def stored_ips(device_id: int, level: str, period: str, organization_id: int, item: dict | None) -> dict[str, list]:
-    """{ip: [bytes, last_seen]} of a stored hour or day item: inside it, or its own items when spilled."""
-    if item is None:
-        return {}
-    if not item.get("ips_spilled"):
-        return {ip: [int(v[0]), v[1]] for ip, v in db.unpack(item.get("ips")).items()}
-    prefix = schema.device_ip_sort_value(level, period) + f"#{organization_id:010d}#"
-    return {entry["ip"]: [int(entry["bytes"]), entry["last_seen"]]
-            for entry in db.query(schema.device_aggregates_partition(device_id), prefix, prefix + "~")}
-
 
 _NONE = {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {}}
 

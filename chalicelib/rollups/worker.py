@@ -21,7 +21,7 @@ from chalicelib.observability import (
     logger,
     metrics,
 )
-from chalicelib.rollups import db, lanes, unit
+from chalicelib.rollups import db, lanes, pending, unit
 
 MARGIN_SECONDS = 20          # a tick starts no unit with less than this left of its Lambda
 DEFAULT_SECONDS = 280        # without a Lambda context: as the deployed worker's time-out, less its margin
@@ -84,17 +84,17 @@ def handle_group(group: str, records: list[dict], deadline: float, tally: unit.T
         else:
             work = _flush(lane, work)
             if inbox:    # what came before it is in the pending log: the units may start
-                lanes.pass_tick(lane, message.at, message.id, unit.pending_bound())
+                lanes.pass_tick(lane, message.at, message.id, pending.bound())
             elif not unit.run_tick(lane, message.at, message.id, deadline, tally, message.upto):
                 # Out of time: the same T again, behind the ticks that arrived meanwhile.
                 lanes.pass_tick(lane, message.at, f"{message.id}+{uuid.uuid4().hex[:8]}",
-                                message.upto or unit.pending_bound())
+                                message.upto or pending.bound())
     _flush(lane, work)
 
 
 def _flush(lane: int, work: dict[str, list]) -> dict[str, list]:
     if any(work.values()):
-        unit.append_pending(lane, {name: values for name, values in work.items() if values})
+        pending.append(lane, {name: values for name, values in work.items() if values})
     return {"records": [], "changes": [], "purges": []}
 
 

@@ -82,9 +82,9 @@ def test_a_map_too_large_for_one_answer_is_400_naming_limit_and_offset(fleet, re
 
 
 def test_a_device_with_more_addresses_than_its_items_keep_inside_spills_them_and_stays_exact(fleet, monkeypatch):
-    from chalicelib.rollups import usage as usage_rollup
+    from chalicelib.rollups import addresses
 
-    monkeypatch.setattr(usage_rollup, "INLINE_IPS", 3)
+    monkeypatch.setattr(addresses, "INLINE_IPS", 3)
     a1 = fleet.devices["a1"]
     at = fleet.clock.ago(minutes=40)
     first = [usage(a1, at, n, 1, "tcp", f"203.0.113.{n}") for n in range(1, 6)]

@@ -6,7 +6,7 @@ import pytest
 
 from app import app
 from chalicelib import aws, observability
-from chalicelib.rollups import journal, lanes, service, unit, worker
+from chalicelib.rollups import journal, lanes, pending, service, unit, worker
 from chalicelib.store import schema
 from chalicelib.store.dynamo import plain
 from local.workers import sqs_event
@@ -140,7 +140,7 @@ def test_a_backlog_larger_than_one_request_drains_over_repeats(fleet, monkeypatc
 
 def test_what_a_lane_is_told_at_once_is_kept_in_pieces_in_order_and_aggregated_whole(fleet, monkeypatch):
     ingest_everything(fleet)
-    monkeypatch.setattr(unit, "PENDING_ITEM_ENTRIES", 2)     # stands for 1,000 entries or 200 KB
+    monkeypatch.setattr(pending, "ITEM_ENTRIES", 2)     # stands for 1,000 entries or 200 KB
     pieces = []
 
     def seen(params, model, **_):
