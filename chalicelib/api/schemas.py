@@ -143,6 +143,7 @@ class Operation(View):
     created: datetime
     updated: datetime | None
     finished: datetime | None
+    bulk_operation_id: int | None = Field(description="The bulk operation that requested it, if one did")
 
 
 # --- audit trail (API.md §2) -----------------------------------------------------------------------

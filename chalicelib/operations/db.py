@@ -27,14 +27,15 @@ def pending_summary(pending: dict) -> tuple[str | None, list[dict]]:
 
 
 def new_operation(device: dict, operation_id: int, name: str, parameters: dict, actor: dict,
-                  now: datetime) -> dict:
+                  now: datetime, bulk_operation_id: int | None = None) -> dict:
     created = clock.iso(now)
     deadline = clock.iso(now + timedelta(minutes=DEADLINE_MINUTES.get(name, DEFAULT_DEADLINE_MINUTES)))
     return {**schema.operation_key(device["id"], operation_id),
             **schema.open_operation_keys(deadline, device["id"], operation_id), "entity": "Operation",
             "id": operation_id, "device_id": int(device["id"]), "organization_id": int(device["organization_id"]),
             "operation": name, "parameters": parameters, "state": "queued", "attempts": 0, "error": None,
-            "requested_by": actor, "created": created, "updated": created, "finished": None, "deadline": deadline}
+            "requested_by": actor, "created": created, "updated": created, "finished": None, "deadline": deadline,
+            "bulk_operation_id": bulk_operation_id}
 
 
 def to_view(item: dict) -> dict:

@@ -18,7 +18,7 @@ DEADLINE_MINUTES = {"firmware_update": 60}
 DEFAULT_DEADLINE_MINUTES = 15
 
 PUBLIC_FIELDS = ("id", "device_id", "operation", "parameters", "state", "attempts", "error", "requested_by",
-                 "created", "updated", "finished")
+                 "created", "updated", "finished", "bulk_operation_id")
 
 
 class OperationMessage(BaseModel):

@@ -38,7 +38,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
-from chalicelib import clock, devices
+from chalicelib import clock
 from chalicelib.config import get_settings
 from chalicelib.errors import NotFound
 from chalicelib.operations.drivers import (
@@ -193,8 +193,9 @@ def set_behaviour(principal: Principal, device_id: int, behaviour: SimulatorBeha
         NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
         Forbidden: the token lacks admin.
     """
+    from chalicelib.devices.lookup import get_visible  # the admin side only: the agent does not load it
     _require_simulator(principal)
-    devices.service.get_visible(principal, device_id)
+    get_visible(principal, device_id)
     stored = behaviour.model_dump()
     item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id,
             # DynamoDB takes no floats (forced diagnostic figures).
@@ -216,8 +217,9 @@ def get_behaviour(principal: Principal, device_id: int) -> dict:
         NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
         Forbidden: the token lacks admin.
     """
+    from chalicelib.devices.lookup import get_visible  # the admin side only: the agent does not load it
     _require_simulator(principal)
-    devices.service.get_visible(principal, device_id)
+    get_visible(principal, device_id)
     return {"device_id": device_id, **read_behaviour(device_id).model_dump()}
 
 

@@ -14,7 +14,7 @@ from tests.operations.conftest import (
 )
 
 OPERATION_FIELDS = {"id", "device_id", "operation", "parameters", "state", "attempts", "error", "requested_by",
-                    "created", "updated", "finished"}
+                    "created", "updated", "finished", "bulk_operation_id"}
 
 
 def snapshot(fleet: Fleet, device_id: int) -> dict:
@@ -54,7 +54,7 @@ def test_each_flag_answers_at_once_with_its_operation_queued(fleet, subtests):
             assert operation | {"created": None, "updated": None} == {
                 "id": 1, "device_id": device["id"], "operation": name, "parameters": parameters,
                 "state": "queued", "attempts": 0, "error": None, "requested_by": PLATFORM,
-                "created": None, "updated": None, "finished": None}
+                "created": None, "updated": None, "finished": None, "bulk_operation_id": None}
             assert operation["created"] == operation["updated"] and operation["created"].endswith("Z")
             assert fleet.operation(device["id"], 1) == operation
             assert queue_depth() == sent + 1
