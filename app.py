@@ -129,7 +129,7 @@ def operations_agent_handler(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_overdue_operations(event):
-    operations.dispatch.sweep_overdue()
+    operations.sweep.run(context=event.context)
 
 
 @app.route("/audit_log", methods=["GET"])

@@ -161,7 +161,7 @@ def run(app, runner: Runner, meter: Meter, fleet: Fleet, operations: int) -> Run
                    for device in devices]
     except CallFailed as failure:
         raise OperationsFailed(f"PATCH: {failure}") from None
-    if queued := [s for s in patches if s.operation.sqs["SendMessage"] != 1]:
+    if queued := [s for s in patches if s.operation.sqs["SendMessageBatch"] != 1]:
         raise OperationsFailed(f"{len(queued)} PATCHes did not queue exactly one operation")
     worker = TimedWorker(app, meter)
     batches = []

@@ -124,7 +124,8 @@ def stateful_resources(names: dict) -> dict:
 
 def _cfn(attributes: dict[str, str]) -> dict:
     """SQS API attribute strings as CloudFormation property values."""
-    return {name: (value == "true") if value in ("true", "false") else int(value) for name, value in attributes.items()}
+    return {name: (value == "true") if value in ("true", "false") else int(value) if value.isdigit() else value
+            for name, value in attributes.items()}
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ GRANTS: dict[str, Grants] = {
         table=("dynamodb:GetItem", *TABLE_WRITES),
         queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
                "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")),
-    # The sweep times operations out in the table (GSI3 query, transitions); it sends nothing.
-    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES)),
+    # The sweep times operations out in the table (GSI3 query, transitions) and sends again, to the operations
+    # queue, those no agent picked up (GSI2 query; SendMessageBatch is authorized as SendMessage).
+    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES),
+                                       queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
 }
 # Any other schedule (health checks, rollups): reads, writes, transactions guarded by a ConditionCheck
 # (the device still exists) and batch writes (IAM has one action for batch puts and deletes); no DeleteItem,

@@ -10,13 +10,21 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import ValidationError
 
 from chalicelib import aws
-from chalicelib.observability import logger
+from chalicelib.observability import OPERATIONS_HANDED_BACK, logger, metrics
 from chalicelib.operations import dispatch, queue
 from chalicelib.operations.models import OperationMessage
+
+# Kept back beyond the driver's timeout before starting a message: its transitions, and the bulk settle after
+# the batch (app.py).
+RESERVE_SECONDS = 5.0
 
 
 class UnreadableMessage(Exception):
     """Not one of ours, or naming no operation: retried, then left in the dead-letter queue."""
+
+
+class NotStarted(Exception):
+    """Handed back untouched: too little of the Lambda's time is left to finish it (the message comes back at once)."""
 
 
 def handle_batch(event: dict, context) -> dict:
@@ -24,21 +32,37 @@ def handle_batch(event: dict, context) -> dict:
     # A batch whose every message failed (one device offline) is an answer like any other, not a function
     # error: raising would count it as the agent crashing, and fail the invocation locally too.
     processor.raise_on_entire_batch_failure = False
-    response = process_partial_response(event=event, record_handler=handle_record, processor=processor,
+    response = process_partial_response(event=event, record_handler=_in_time(context), processor=processor,
                                         context=context)
     _release_skipped(processor)
     return response
 
 
+def _in_time(context):
+    """handle_record, started only while the Lambda has time left to finish it: a message started late would be
+    cut by the timeout with the device perhaps mid-reset, its outcome never written."""
+    from chalicelib.config import get_settings
+
+    needed_ms = (get_settings().driver_timeout_seconds + RESERVE_SECONDS) * 1000
+
+    def handle(record: SQSRecord) -> str:
+        if context is not None and context.get_remaining_time_in_millis() < needed_ms:
+            metrics.add_metric(name=OPERATIONS_HANDED_BACK, unit="Count", value=1)
+            raise NotStarted(record.message_id)
+        return handle_record(record)
+    return handle
+
+
 def _release_skipped(processor: SqsFifoPartialProcessor) -> None:
-    """Messages handed back unattempted, behind a failed one of their device, become visible at once.
+    """Messages handed back unattempted (behind a failed one of their device, or for want of time) become
+    visible at once.
 
     SQS returns none of a FIFO group's messages while one of them is in flight: left invisible for the
     queue's visibility timeout, they would hold their device long after the failed message's backoff ran
     out. Visible, they wait behind it and come back with it, in order.
     """
     skipped = [record for record, error in zip(processor.fail_messages, processor.exceptions, strict=True)
-               if error[0] is SQSFifoMessageGroupCircuitBreakerError]
+               if error[0] in (SQSFifoMessageGroupCircuitBreakerError, NotStarted)]
     if skipped:   # a batch holds at most 10 messages, as does one ChangeMessageVisibilityBatch
         aws.client("sqs").change_message_visibility_batch(QueueUrl=queue.queue_url(), Entries=[
             {"Id": str(i), "ReceiptHandle": record.receipt_handle, "VisibilityTimeout": 0}

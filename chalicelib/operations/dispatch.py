@@ -7,8 +7,8 @@ from datetime import datetime
 
 from chalicelib import clock
 from chalicelib.observability import logger, metrics
-from chalicelib.operations import db, queue
-from chalicelib.operations.models import DESTRUCTIVE, FINISHED, MAX_ATTEMPTS, UNFINISHED
+from chalicelib.operations import db, queue, transitions
+from chalicelib.operations.models import DESTRUCTIVE, FINISHED, MAX_ATTEMPTS
 from chalicelib.store.dynamo import plain
 
 
@@ -101,8 +101,11 @@ def _move(device: dict, item: dict, state: str, **fields) -> tuple[dict, dict]:
         if entry is not None:
             pending[str(int(item["id"]))] = {**entry, "state": state}
         now = clock.now()
+        bulks = db.bulk_memberships(item)
         try:
-            db.transact([db.operation_update(item, state, now, **fields), db.device_update(device, pending, now)])
+            db.transact([db.operation_update(item, state, now, **fields), db.device_update(device, pending, now),
+                         *(db.target_update(bulk, item, state, now) for bulk in bulks)])
+            transitions.record(bulks, int(item["device_id"]), item["state"], state)
             # What was just written, so the caller needs no read-back (two requests per operation).
             settings, _ = db.pending_summary(pending)
             return ({**item, "state": state, "updated": clock.iso(now), **fields},
@@ -112,7 +115,9 @@ def _move(device: dict, item: dict, state: str, **fields) -> tuple[dict, dict]:
             fresh = db.get(int(item["device_id"]), int(item["id"]), consistent=True)
             if fresh is None or fresh["state"] != item["state"]:
                 raise
-            device = db.device(int(item["device_id"]))   # only the device moved on: try again
+            # Only the device moved on (a write, or a bulk operation linking this operation): try again with both
+            # as they are now.
+            item, device = fresh, db.device(int(item["device_id"]))
             if device is None:
                 raise
     # The operation is where we found it but the device kept changing: come back soon rather than let the
@@ -131,6 +136,7 @@ def conclude(device: dict, item: dict, state: str, error: dict | None, facts: di
             device = db.device(int(item["device_id"]))
             if fresh is None or device is None or fresh["state"] != item["state"]:
                 return fresh["state"] if fresh else "gone"
+            item = fresh
     raise db.StateChanged()
 
 
@@ -143,9 +149,12 @@ def finish(device: dict, item: dict, state: str, error: dict | None, facts: dict
                                                                                      "new": int(item["id"])},
                "state": {"old": item["state"], "new": state}}
     changes |= {k: {"old": plain(device.get(k)), "new": v} for k, v in follow.items() if plain(device.get(k)) != v}
+    bulks = db.bulk_memberships(item)
     db.transact([db.operation_update(item, state, now, error=error),
                  db.device_update(device, pending, now, **follow),
-                 db.audit_put(device, "operation_finished", changes, actor, now)])
+                 db.audit_put(device, "operation_finished", changes, actor, now),
+                 *(db.target_update(bulk, item, state, now, error) for bulk in bulks)])
+    transitions.record(bulks, int(item["device_id"]), item["state"], state)
 
 
 def _device_fields_after(item: dict, state: str, facts: dict, now: datetime) -> dict:
@@ -164,15 +173,3 @@ def _device_fields_after(item: dict, state: str, facts: dict, now: datetime) -> 
     if name == "debug":
         follow["debug"] = bool(parameters["enabled"])
     return follow
-
-
-def sweep_overdue(now: datetime | None = None) -> int:
-    """Time out unfinished operations past their deadline; returns how many."""
-    count = 0
-    for entry in db.overdue(now or clock.now()):
-        device = db.device(int(entry["device_id"]))
-        if device is not None and entry["state"] in UNFINISHED:
-            state = conclude(device, entry, "timed_out",
-                              failure("DEADLINE_EXCEEDED", "Not finished within its deadline.", entry), {})
-            count += state == "timed_out"
-    return count

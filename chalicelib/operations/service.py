@@ -3,10 +3,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib import clock
-from chalicelib.errors import BadRequest, Conflict, FleetlineError, NotFound, ValidationFailed, field_problem
+from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_problem
 from chalicelib.firmware import db as firmware_db
 from chalicelib.firmware.service import require_compatible
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import OPERATIONS_SEND_DEFERRED, metrics
 from chalicelib.operations import db, dispatch, queue
 from chalicelib.operations.models import QUEUE_ORDER, UNFINISHED
 from chalicelib.store.dynamo import plain
@@ -117,33 +117,16 @@ def _standing(pending: dict, name: str, parameters: dict, record: dict) -> dict 
 
 
 def enqueue(device_id: int, operation_ids: list[int]) -> None:
-    """Send the operations a committed PATCH queued to the agent.
+    """Send the operations a committed write queued to the agent (one SendMessageBatch).
 
-    Raises:
-        FleetlineError: QUEUE_UNAVAILABLE when SQS refused a message (after botocore's own retries). The
-            operations not sent are failed first: left queued they would never run, and a retried PATCH
-            would coalesce onto them instead of queueing anew.
+    A message SQS does not take loses nothing: the operation stays queued with its outbox entry and the sweep
+    sends it again (sweep.py); the request that wrote it has succeeded and says so.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    for index, operation_id in enumerate(operation_ids):
-        try:
-            queue.send_operation(device_id, operation_id)
-        except (BotoCoreError, ClientError):
-            logger.exception("operation not queued", extra={"device_id": device_id, "operation_id": operation_id})
-            _abandon(device_id, operation_ids[index:])
-            raise FleetlineError("The operation could not be queued and is marked failed; request it again.",
-                                 code="QUEUE_UNAVAILABLE") from None
-    if operation_ids:
-        metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
-
-
-def _abandon(device_id: int, operation_ids: list[int]) -> None:
-    for operation_id in operation_ids:
-        item, device = db.get(device_id, operation_id, consistent=True), db.device(device_id)
-        if item is not None and device is not None and item["state"] == "queued":
-            reason = dispatch.failure("QUEUE_UNAVAILABLE", "The operation could not be sent to the agent.", item)
-            dispatch.conclude(device, item, "failed", reason, {})
+    if not operation_ids:
+        return
+    if refused := queue.send_operations([(device_id, operation_id) for operation_id in operation_ids]):
+        metrics.add_metric(name=OPERATIONS_SEND_DEFERRED, unit="Count", value=len(refused))
+    metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
 
 
 def list_operations(principal: Principal, device_id: int, limit: int, offset: int,
