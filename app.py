@@ -11,6 +11,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from chalicelib import (
     analytics,
     audit,
+    bulk,
     device_types,
     devices,
     diagnostics,
@@ -39,6 +40,8 @@ DEVICE_PAGE = (20, 100)
 AUDIT_PAGE = (50, 200)
 OPERATION_PAGE = (20, 100)
 ADMIN_PAGE = (50, 200)
+BULK_PAGE = (20, 100)
+BULK_DEVICE_PAGE = (100, 500)
 
 
 def _device(result: tuple[dict, str], status: int = 200):
@@ -118,18 +121,30 @@ def get_device_operation(device_id, operation_id):
 
 @app.route("/inventory_device/{device_id}/operations/{operation_id}", methods=["DELETE"])
 def cancel_device_operation(device_id, operation_id):
-    return operations.service.cancel_operation(principal(), parse_id(device_id, "device"),
-                                       parse_id(operation_id, "operation"))
+    answer = operations.service.cancel_operation(principal(), parse_id(device_id, "device"),
+                                                 parse_id(operation_id, "operation"))
+    _settle_bulk_progress()
+    return answer
 
 
 @app.on_sqs_message(queue=os.environ.get("OPERATIONS_QUEUE_NAME", "fleetline-operations.fifo"), batch_size=10)
 def operations_agent_handler(event):
-    return operations.agent.handle_batch(event.to_dict(), event.context)
+    answer = operations.agent.handle_batch(event.to_dict(), event.context)
+    _settle_bulk_progress()   # the batch's results into their bulk operations' progress, and abort checks
+    return answer
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_overdue_operations(event):
     operations.sweep.run(context=event.context)
+    _settle_bulk_progress()
+
+
+def _settle_bulk_progress():
+    """Transitions of bulk operations' device operations, recorded as they committed, handed to bulk operations
+    (operations never import them: docs/operations.md, "Layers")."""
+    if moved := operations.transitions.drain():
+        bulk.progress.settle(moved)
 
 
 @app.route("/audit_log", methods=["GET"])
@@ -139,6 +154,77 @@ def list_audit_log():
     paging = Paging(query, *AUDIT_PAGE)
     results, more, count, last = audit.service.list_audit_entries(principal(), query, paging)
     return page_body(req, paging, count, results, last, more)
+
+
+# --- bulk operations (API.md §11) -------------------------------------------------------------------
+
+@app.route("/bulk_operations", methods=["POST"])
+def create_bulk_operation():
+    req = app.current_request
+    body = parse_body(req, bulk.models.BulkOperationCreate)
+    return run_once(req, principal(), lambda: _answered(*bulk.service.create_bulk_operation(principal(), body)))
+
+
+def _answered(status: int, body: dict):
+    return respond(body, status)
+
+
+@app.route("/bulk_operations", methods=["GET"])
+def list_bulk_operations():
+    req = app.current_request
+    query = parse_query(req, bulk.models.BulkOperationListQuery)
+    paging = Paging(query, *BULK_PAGE)
+    results, more, count, last = bulk.service.list_bulk_operations(principal(), query.state, paging.limit,
+                                                                   paging.skip, paging.after)
+    return page_body(req, paging, count, results, last, more)
+
+
+@app.route("/bulk_operations/{bulk_operation_id}", methods=["GET"])
+def get_bulk_operation(bulk_operation_id):
+    return bulk.service.get_bulk_operation(principal(), parse_id(bulk_operation_id, "bulk_operation"))
+
+
+@app.route("/bulk_operations/{bulk_operation_id}/devices", methods=["GET"])
+def list_bulk_operation_devices(bulk_operation_id):
+    req = app.current_request
+    query = parse_query(req, bulk.models.BulkDeviceListQuery)
+    paging = Paging(query, *BULK_DEVICE_PAGE)
+    results, more, count, last = bulk.service.list_devices(principal(), parse_id(bulk_operation_id, "bulk_operation"),
+                                                           query.state, paging.limit, paging.skip, paging.after)
+    return page_body(req, paging, count, results, last, more)
+
+
+@app.route("/bulk_operations/{bulk_operation_id}/pause", methods=["POST"])
+def pause_bulk_operation(bulk_operation_id):
+    req = app.current_request
+    return run_once(req, principal(), lambda: respond(
+        bulk.service.pause(principal(), parse_id(bulk_operation_id, "bulk_operation"))))
+
+
+@app.route("/bulk_operations/{bulk_operation_id}/resume", methods=["POST"])
+def resume_bulk_operation(bulk_operation_id):
+    req = app.current_request
+    return run_once(req, principal(), lambda: respond(
+        bulk.service.resume(principal(), parse_id(bulk_operation_id, "bulk_operation"))))
+
+
+@app.route("/bulk_operations/{bulk_operation_id}/cancel", methods=["POST"])
+def cancel_bulk_operation(bulk_operation_id):
+    req = app.current_request
+    return run_once(req, principal(), lambda: respond(
+        bulk.service.cancel(principal(), parse_id(bulk_operation_id, "bulk_operation"))))
+
+
+@app.on_sqs_message(queue=os.environ.get("BULK_QUEUE_NAME", "fleetline-bulk.fifo"), batch_size=1)
+def bulk_operations_worker(event):
+    answer = bulk.worker.handle_batch(event.to_dict(), event.context)
+    _settle_bulk_progress()
+    return answer
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def revive_bulk_operations(event):
+    bulk.worker.revive()
 
 
 # --- diagnostics (API.md §4) ----------------------------------------------------------------------

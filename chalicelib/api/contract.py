@@ -18,6 +18,14 @@ from chalicelib.api import schemas
 from chalicelib.api.pagination import PageQuery
 from chalicelib.api.schemas import page_of
 from chalicelib.audit.models import AuditQuery
+from chalicelib.bulk.models import (
+    BulkDevice,
+    BulkDeviceListQuery,
+    BulkDryRun,
+    BulkOperation,
+    BulkOperationCreate,
+    BulkOperationListQuery,
+)
 from chalicelib.device_types.models import DeviceType, DeviceTypeCreate
 from chalicelib.devices.models import DeviceCreate, DeviceListQuery, DevicePatch, DeviceQuery, DeviceReplace
 from chalicelib.diagnostics.models import DiagnosticCreate, DiagnosticListQuery
@@ -41,6 +49,7 @@ class PathParameters(BaseModel):
     device_id: Id
     operation_id: Id
     token_id: Id
+    bulk_operation_id: Id
     physical_id: Annotated[str, Field(min_length=1, max_length=64,
                                       description="A device identifier: ICCID, EUI or IMEI (the seed's physicalId).")]
 
@@ -78,6 +87,7 @@ def _analytics(summary: str, model: type[BaseModel], subscriber: bool = False) -
 
 _DEVICE = "/inventory_device/{device_id}"
 _OPERATION = _DEVICE + "/operations/{operation_id}"
+_BULK = "/bulk_operations/{bulk_operation_id}"
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     # devices (API.md §2)
@@ -103,6 +113,22 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                answer="The cancelled operation."),
     ("GET", "/audit_log"): Op("List the audit trail", "devices", {200: page_of(schemas.AuditEntry)}, query=AuditQuery,
                               answer="A page, newest first."),
+    # bulk operations (API.md §11)
+    ("POST", "/bulk_operations"): Op("Start a bulk operation (or count its target: dry_run)", "bulk operations",
+                                     {202: BulkOperation, 200: BulkDryRun}, body=BulkOperationCreate, idempotent=True,
+                                     answer="Accepted: expanded and paced in the background (200: the dry run).",
+                                     description="Needs devices:operate. `confirm: true` for factory and "
+                                                 "device_factory; a platform token names organization_id or sets "
+                                                 "all_organizations."),
+    ("GET", "/bulk_operations"): Op("List bulk operations", "bulk operations", {200: page_of(BulkOperation)},
+                                    query=BulkOperationListQuery, answer="A page, newest first."),
+    ("GET", _BULK): Op("Get a bulk operation", "bulk operations", {200: BulkOperation}),
+    ("GET", _BULK + "/devices"): Op("A bulk operation's devices", "bulk operations", {200: page_of(BulkDevice)},
+                                    query=BulkDeviceListQuery, answer="A page, by device id."),
+    **{("POST", f"{_BULK}/{action}"): Op(f"{action.title()} a bulk operation", "bulk operations",
+                                         {200: BulkOperation}, idempotent=True, errors=(409,),
+                                         answer=f"The bulk operation, {state}.")
+       for action, state in (("pause", "paused"), ("resume", "running again"), ("cancel", "cancelled"))},
     # diagnostics (API.md §4)
     ("GET", "/inventory_device_diags"): Op("List diagnostic entries", "diagnostics",
                                            {200: page_of(reports.DiagnosticEntry)}, query=DiagnosticListQuery,

@@ -26,6 +26,12 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", _DEVICE + "/operations/{operation_id}"): ("devices:read",),
     ("DELETE", _DEVICE + "/operations/{operation_id}"): ("devices:operate",),
     ("GET", "/audit_log"): ("devices:read",),
+    ("POST", "/bulk_operations"): ("devices:operate",),
+    ("GET", "/bulk_operations"): ("devices:read",),
+    ("GET", "/bulk_operations/{bulk_operation_id}"): ("devices:read",),
+    ("GET", "/bulk_operations/{bulk_operation_id}/devices"): ("devices:read",),
+    **{("POST", f"/bulk_operations/{{bulk_operation_id}}/{action}"): ("devices:operate",)
+       for action in ("pause", "resume", "cancel")},
     ("GET", "/inventory_device_diags"): ("diagnostics:read",),
     ("POST", "/inventory_device_diags"): ("diagnostics:write",),
     ("POST", "/telemetry/connection_events"): ("telemetry:write",),

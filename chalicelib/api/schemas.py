@@ -150,8 +150,8 @@ class Operation(View):
 
 class AuditEntry(View):
     id: str
-    device_id: int
-    organization_id: int
+    device_id: int | None = Field(description="null for an entry of a bulk operation")
+    organization_id: int | None = Field(description="null for a bulk operation over all organizations")
     action: Action
     changes: dict[str, Any]
     actor: Actor

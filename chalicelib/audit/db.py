@@ -11,13 +11,15 @@ RETENTION = timedelta(days=400)
 PUBLIC_FIELDS = ("id", "device_id", "organization_id", "action", "changes", "actor", "at")
 
 
-def entry_put(organization_id: int, device_id: int, action: str, changes: dict, actor: dict | None,
-              at: datetime) -> dict:
-    """The transaction item that records one change."""
+def entry_put(organization_id: int | None, device_id: int | None, action: str, changes: dict, actor: dict | None,
+              at: datetime, bulk_operation_id: int | None = None) -> dict:
+    """The transaction item that records one change: of a device, or (device_id None) of a bulk operation."""
     stamp = clock.iso(at)
     # Time-ordered id: newest-first order survives entries written in the same millisecond.
     entry_id = f"{int(at.timestamp() * 1000):012x}{secrets.token_hex(4)}"
-    item = {**schema.audit_keys(organization_id, device_id, stamp, entry_id), "entity": "AuditEntry",
+    keys = (schema.audit_keys(organization_id, device_id, stamp, entry_id) if device_id is not None
+            else schema.bulk_audit_keys(organization_id, bulk_operation_id, stamp, entry_id))
+    item = {**keys, "entity": "AuditEntry",
             "id": entry_id, "device_id": device_id, "organization_id": organization_id, "action": action,
             "changes": changes, "actor": actor or {"token_id": None, "name": "system"}, "at": stamp,
             schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp())}

@@ -6,7 +6,10 @@ from pydantic import Field
 
 from chalicelib.api.pagination import PageQuery
 
-Action = Literal["create", "update", "delete", "operation_requested", "operation_finished"]
+Action = Literal["create", "update", "delete", "operation_requested", "operation_finished",
+                 "bulk_operation_created", "bulk_operation_started", "bulk_operation_paused",
+                 "bulk_operation_resumed", "bulk_operation_cancelled", "bulk_operation_aborted",
+                 "bulk_operation_completed"]
 SECRET_MASK = "***"
 
 

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib import clock
+from chalicelib.devices.lookup import get_visible
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_problem
 from chalicelib.firmware import db as firmware_db
 from chalicelib.firmware.service import require_compatible
@@ -131,7 +132,6 @@ def enqueue(device_id: int, operation_ids: list[int]) -> None:
 
 def list_operations(principal: Principal, device_id: int, limit: int, offset: int,
                     after: str | None) -> tuple[list[dict], bool, int, str | None]:
-    from chalicelib.devices.lookup import get_visible
     principal.require("devices:read")
     device = get_visible(principal, device_id)
     items, more = db.read_page(device_id, limit, offset, after)
@@ -142,7 +142,6 @@ def list_operations(principal: Principal, device_id: int, limit: int, offset: in
 
 def get_operation(principal: Principal, device_id: int, operation_id: int) -> dict:
     """Raises: NotFound for an unknown or invisible device or operation."""
-    from chalicelib.devices.lookup import get_visible
     principal.require("devices:read")
     get_visible(principal, device_id)
     item = db.get(device_id, operation_id)
@@ -153,19 +152,32 @@ def get_operation(principal: Principal, device_id: int, operation_id: int) -> di
 
 def cancel_operation(principal: Principal, device_id: int, operation_id: int) -> dict:
     """Cancel a queued operation. Raises: NotFound; Conflict when it is no longer queued."""
-    from chalicelib.devices.lookup import get_visible
     principal.require("devices:operate")
+    get_visible(principal, device_id)
+    state = cancel_queued(device_id, operation_id, principal.actor())
+    if state is None:
+        raise NotFound(f"No operation {operation_id} on device {device_id}.", code="OPERATION_NOT_FOUND")
+    if state != "cancelled":
+        raise Conflict(f"Operation {operation_id} is {state}; only a queued operation can be cancelled.",
+                       code="OPERATION_NOT_CANCELLABLE")
+    return db.to_view(db.get(device_id, operation_id, consistent=True))
+
+
+def cancel_queued(device_id: int, operation_id: int, actor: dict | None) -> str | None:
+    """Cancel the operation if it is queued; its state afterwards (None: no such operation or device).
+
+    Raises:
+        Conflict: WRITE_CONFLICT when its device kept changing.
+    """
     for _ in range(5):
-        device = get_visible(principal, device_id)
-        item = db.get(device_id, operation_id, consistent=True)
-        if item is None:
-            raise NotFound(f"No operation {operation_id} on device {device_id}.", code="OPERATION_NOT_FOUND")
+        device, item = db.device(device_id), db.get(device_id, operation_id, consistent=True)
+        if item is None or device is None:
+            return None
         if item["state"] != "queued":
-            raise Conflict(f"Operation {operation_id} is {item['state']}; only a queued operation can be cancelled.",
-                           code="OPERATION_NOT_CANCELLABLE")
+            return item["state"]
         try:
-            dispatch.finish(device, item, "cancelled", None, {}, principal.actor(), clock.now())
-            return db.to_view(db.get(device_id, operation_id, consistent=True))
+            dispatch.finish(device, item, "cancelled", None, {}, actor, clock.now())
+            return "cancelled"
         except db.StateChanged:
             continue
     raise Conflict("The operation kept changing; try again.", code="WRITE_CONFLICT")
