@@ -5,6 +5,7 @@ The bulk item is written on state changes only (each a transaction with its audi
 state it leaves); the pacer by the background alone (one round at a time: the FIFO message group); the progress
 shards by `ADD` only; the target items by the transitions of their devices.
 """
+import itertools
 import json
 import random
 from datetime import datetime
@@ -173,12 +174,18 @@ def read_progress(bulk_id: int) -> dict:
     return counts
 
 
+# Each process takes the shards in turn from a random start: one process's settles spread evenly, and concurrent
+# Lambdas start apart.
+_shards = itertools.count(random.randrange(schema.BULK_PROGRESS_SHARDS))
+
+
 def add_progress(bulk_id: int, deltas: dict[str, int]) -> None:
-    """One UpdateItem ADD on a shard chosen at random: concurrent settles never contend for one item."""
+    """One UpdateItem ADD on the next shard: no item takes every settle, and none is written in a transaction
+    (where concurrent settles would conflict)."""
     deltas = {state: n for state, n in deltas.items() if n}
     if not deltas:
         return
-    key = schema.bulk_progress_key(bulk_id, random.randrange(schema.BULK_PROGRESS_SHARDS))
+    key = schema.bulk_progress_key(bulk_id, next(_shards) % schema.BULK_PROGRESS_SHARDS)
     names = {f"#c{i}": state for i, state in enumerate(deltas)}
     aws.dynamodb().update_item(
         TableName=dynamo.table_name(), Key=key,

@@ -59,8 +59,7 @@ class Target(BaseModel):
 
     def described(self) -> dict:
         """The target as stored and shown: the keys given (device ids apart, in their own items)."""
-        return self.model_dump(exclude_none=True, exclude={"device_ids"}) | (
-            {"all_organizations": True} if self.all_organizations else {})
+        return self.model_dump(exclude_defaults=True, exclude={"device_ids"})
 
 
 class Ramp(BaseModel):

@@ -32,6 +32,12 @@ def allowance(rate: int, slices: list, now: datetime) -> tuple[int, list]:
     return max(0, min(math.ceil(rate / SLICES_PER_MINUTE), rate - taken)), recent
 
 
+def until_next_slice(pacer: dict, now: datetime) -> float:
+    """Seconds until the next slice is due (0: now)."""
+    due = pacer.get("next_slice_at")
+    return max(0.0, (clock.parse_iso(due) - now).total_seconds()) if due else 0.0
+
+
 def run_slice(bulk: dict, pacer: dict, counts: dict, now: datetime) -> int:
     """Give up to this slice's allowance of pending targets their turn; how many got an operation."""
     bulk_id = int(bulk["id"])
@@ -61,7 +67,8 @@ def run_slice(bulk: dict, pacer: dict, counts: dict, now: datetime) -> int:
     queue.send_operations(sends)   # what SQS refuses stays queued in the outbox: the sweep sends it
     progress.settle(moved)
     bulk_db.update_pacer(bulk_id, {"cursors": cursors, "exhausted": exhausted, "next_shard": rotation,
-                                   "slices": recent + ([[clock.iso(now), operated]] if operated else []), "rate": rate})
+                                   "slices": recent + ([[clock.iso(now), operated]] if operated else []), "rate": rate,
+                                   "next_slice_at": clock.iso(now + timedelta(seconds=SLICE_SECONDS))})
     pacer.update(cursors=cursors, exhausted=exhausted, next_shard=rotation, rate=rate)
     if operated:
         metrics.add_metric(name=BULK_DEVICES_QUEUED, unit="Count", value=operated)

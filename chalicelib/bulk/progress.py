@@ -9,9 +9,12 @@ the bulk operation is closed (closing.py).
 from collections import Counter, defaultdict
 from datetime import datetime
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib import clock
 from chalicelib.bulk import db, queue
 from chalicelib.bulk.models import COUNTED, FINAL, AbortConfig
+from chalicelib.errors import FleetlineError
 from chalicelib.observability import BULK_OPERATIONS_ABORTED, logger, metrics
 from chalicelib.operations.transitions import Transition
 from chalicelib.store import dynamo, schema
@@ -31,9 +34,14 @@ def settle(transitions: list[Transition]) -> None:
         if transition.after in FAILURES:
             failing.add(transition.bulk_operation_id)
     for bulk_id, delta in deltas.items():
-        db.add_progress(bulk_id, dict(delta))
-    for bulk_id in sorted(failing):
-        check_abort(bulk_id)
+        try:
+            db.add_progress(bulk_id, dict(delta))
+            if bulk_id in failing:
+                check_abort(bulk_id)
+        except (BotoCoreError, ClientError, FleetlineError):
+            # The operations' own writes committed: a settle lost to a dependency only makes the counters lag (the
+            # slices check the threshold too; the close recounts), and must not fail the batch that carried them.
+            logger.exception("bulk progress not settled", extra={"bulk_operation_id": bulk_id})
 
 
 def check_abort(bulk_id: int) -> bool:
@@ -71,7 +79,8 @@ def abort_if_exceeded(bulk: dict, counts: dict, round_number: int, now: datetime
     except db.StateConflict:
         return False   # cancelled, or aborted by another batch, meanwhile
     metrics.add_metric(name=BULK_OPERATIONS_ABORTED, unit="Count", value=1)
-    logger.info("bulk operation aborted", extra={"bulk_operation_id": int(bulk["id"]), **reason})
+    logger.info("bulk operation aborted", extra={"bulk_operation_id": int(bulk["id"]), "failed": failed,
+                                                 "finished": finished})
     queue.send_round(int(bulk["id"]), round_number)
     return True
 

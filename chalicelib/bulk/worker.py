@@ -93,6 +93,8 @@ def step(bulk: dict, pacer: dict, device_ids: list[int] | None, until: float) ->
         return 0
     if bulk["state"] == "paused":
         return None
+    if early := pacing.until_next_slice(pacer, clock.now()):
+        return early   # a new round starts where the last one stopped: slices stay SLICE_SECONDS apart
     counts = db.read_progress(bulk_id)
     if progress.abort_if_exceeded(bulk, counts, int(pacer["round"])):
         return 0

@@ -13,14 +13,16 @@ import pytest
 from chalice.local import LambdaContext
 
 from app import app
-from chalicelib import aws, clock as real_clock
+from chalicelib import clock as real_clock
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.bulk.models import FINAL
 from local.workers import sqs_event
+from tests.operations import conftest as operations_fixtures
 from tests.operations.conftest import Agent, Fleet, queue_depth, sqs
-from tests.operations.conftest import agent, fast_driver, fleet  # noqa: F401 (fixtures shared with operations)
 
 BULKS = "/bulk_operations/"
+# The operations tests' fleet (one organization and type, the simulated driver with a short timeout) and agent.
+fleet, agent, fast_driver = operations_fixtures.fleet, operations_fixtures.agent, operations_fixtures.fast_driver
 
 
 @dataclass
@@ -102,7 +104,9 @@ class Rollouts:
                 self.work_agent()
                 if self.round() is None:
                     raise AssertionError(f"no round is asked for, and the bulk operation is {bulk}")
-        raise AssertionError(f"not done after {rounds} rounds: {self.get(bulk_id)}")
+        bulk = self.get(bulk_id)
+        assert until(bulk), f"not done after {rounds} rounds: {bulk}"
+        return bulk
 
     def work_agent(self) -> None:
         """Deliver every operation message there is (failures retried at once), as the agent does meanwhile."""
