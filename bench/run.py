@@ -36,7 +36,7 @@ OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
 # its Markdown section, appended to the report.
-SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups")
+SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups", "bench.bulk")
 
 
 def measure_api():
@@ -99,25 +99,35 @@ def from_outside() -> str:
     return "\n".join(parts)
 
 
-def sections_only() -> None:
-    """`python -m bench.run --sections`: the capability sections alone, into docs/benchmarks-sections.md (the
-    full `make bench` writes the same sections into docs/benchmarks.md)."""
+def sections_only(names: list[str]) -> None:
+    """`python -m bench.run --sections [module ...]`: the capability sections alone (those named, else all), into
+    docs/benchmarks-sections.md, where a named module's section replaces the one with its title and the others stay
+    (the full `make bench` writes the same sections into docs/benchmarks.md)."""
+    path = ROOT / "docs" / "benchmarks-sections.md"
+    kept = _sections(path.read_text()) if names and path.exists() else {}
+    for name in names or SECTIONS:
+        print(f"measuring {name}", flush=True)
+        section = import_module(name).measure()
+        kept[section.split("\n", 1)[0]] = section
     text = ("# Benchmarks: capability sections\n\nProduced by `.venv/bin/python -m bench.run --sections` on "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `make bench` measures the same sections as part "
             "of docs/benchmarks.md.\n")
-    for name in SECTIONS:
-        print(f"measuring {name}", flush=True)
-        text += "\n" + import_module(name).measure()
-    path = ROOT / "docs" / "benchmarks-sections.md"
+    text += "".join("\n" + section.rstrip("\n") + "\n" for section in kept.values())
     path.write_text(text)
     print(text)
     print(f"written to {path.relative_to(ROOT)}")
 
 
+def _sections(text: str) -> dict[str, str]:
+    """title line -> section, for each "## " section of a sections file."""
+    parts = text.split("\n## ")[1:]
+    return {f"## {part.split(chr(10), 1)[0]}": f"## {part}" for part in parts}
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", "No application metrics to publish")  # as pytest does
     if "--sections" in sys.argv[1:]:
-        return sections_only()
+        return sections_only([arg for arg in sys.argv[1:] if arg.startswith("bench.")])
     start = time.perf_counter()
     print("timing cold start", flush=True)
     cold = coldstart.measure()

@@ -36,16 +36,13 @@ def cancel_queued(bulk: dict) -> int:
 
 
 def _cancel(bulk_id: int, target: dict, actor: dict | None) -> bool:
-    device_id, operation_id = int(target["device_id"]), int(target["operation_id"])
-    operation = operations_db.get(device_id, operation_id, consistent=True)
-    if operation is None:
-        return _vanished(bulk_id, target)
-    if operation.get("bulk_operation_id") is None or int(operation["bulk_operation_id"]) != bulk_id:
-        return False   # joined, not requested: it runs, and the target follows it
+    """Cancel the target's operation if this bulk operation requested it (one it joined runs: the target follows)."""
     try:
-        return operations.cancel_queued(device_id, operation_id, actor) == "cancelled"
+        state = operations.cancel_queued(int(target["device_id"]), int(target["operation_id"]), actor,
+                                         bulk_operation_id=bulk_id)
     except Conflict:
-        return False   # its device kept changing: the next round finds it still queued
+        return False   # its device kept changing: the next step finds it still queued
+    return _vanished(bulk_id, target) if state is None else state == "cancelled"
 
 
 def _vanished(bulk_id: int, target: dict) -> bool:

@@ -163,8 +163,10 @@ def cancel_operation(principal: Principal, device_id: int, operation_id: int) ->
     return db.to_view(db.get(device_id, operation_id, consistent=True))
 
 
-def cancel_queued(device_id: int, operation_id: int, actor: dict | None) -> str | None:
-    """Cancel the operation if it is queued; its state afterwards (None: no such operation or device).
+def cancel_queued(device_id: int, operation_id: int, actor: dict | None,
+                  bulk_operation_id: int | None = None) -> str | None:
+    """Cancel the operation if it is queued (and, given `bulk_operation_id`, was requested by that bulk operation);
+    its state afterwards (None: no such operation or device).
 
     Raises:
         Conflict: WRITE_CONFLICT when its device kept changing.
@@ -173,7 +175,8 @@ def cancel_queued(device_id: int, operation_id: int, actor: dict | None) -> str 
         device, item = db.device(device_id), db.get(device_id, operation_id, consistent=True)
         if item is None or device is None:
             return None
-        if item["state"] != "queued":
+        requested_by_other = bulk_operation_id is not None and item.get("bulk_operation_id") != bulk_operation_id
+        if item["state"] != "queued" or requested_by_other:
             return item["state"]
         try:
             dispatch.finish(device, item, "cancelled", None, {}, actor, clock.now())
