@@ -91,11 +91,11 @@ class TimedWorker(QueueWorker):
         self._handled = (seconds, cpu_seconds)
         return result
 
-    def handle_record(self, record):
+    def handle_record(self, record, halted=frozenset()):
         """Stands in for agent.handle_record while measuring: the same call, its requests counted apart."""
         with self.meter.phase_of("record"):
             try:
-                state = self._record_handler(record)
+                state = self._record_handler(record, halted)
             except Exception as error:
                 self.states[type(error).__name__] += 1
                 raise

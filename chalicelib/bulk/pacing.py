@@ -1,14 +1,16 @@
 """Pacing: each slice (every SLICE_SECONDS) gives the next devices their turn at the current rate.
 
 The rate is `max_per_minute`, or the ramp's (models.Rollout.rate) from the successes counted so far. A slice
-takes at most a twelfth of the rate, and never more than the rate less what the last minute's slices took, so
-no sliding minute holds more than the rate and a minute's devices are spread over it, not sent in one burst
-(their results, and the counter and index writes that follow, arrive spread too). Targets are taken from the
+takes what the rate earned since the last one (at most a twelfth of the rate, at least one device once earned),
+and never more than the rate less what the last minute's slices took: no sliding minute holds more than the
+rate, and a minute's devices are spread over it, not sent in one burst (their results, and the counter and
+index writes that follow, arrive spread too). Targets are taken from the
 shards in rotation, each from its own cursor: every target after a shard's cursor is still pending.
 """
 import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from chalicelib import clock
 from chalicelib.bulk import db as bulk_db
@@ -25,11 +27,16 @@ WINDOW = timedelta(seconds=60)
 THREADS = 8             # devices written at once within a slice (a transaction each)
 
 
-def allowance(rate: int, slices: list, now: datetime) -> tuple[int, list]:
-    """(devices this slice may take, the slices still inside the last minute)."""
+def allowance(rate: int, slices: list, credit: float, last: datetime | None, now: datetime) -> tuple[int, list, float]:
+    """(devices this slice may take, the slices still inside the last minute, the credit after it is earned).
+
+    The rate earns credit as time passes (rate / 60 a second, up to one slice's worth), so a slow rate's devices
+    are spread over the minute (6 a minute: one every 10 s) rather than taken in its first slices."""
     recent = [[at, int(n)] for at, n in slices if clock.parse_iso(at) > now - WINDOW]
     taken = sum(n for _, n in recent)
-    return max(0, min(math.ceil(rate / SLICES_PER_MINUTE), rate - taken)), recent
+    most = max(1.0, rate / SLICES_PER_MINUTE)   # a slice's worth: the first slice starts with it
+    credit = min(credit + rate * min(max((now - last).total_seconds(), 0.0), 60.0) / 60, most) if last else most
+    return max(0, min(math.floor(credit + 1e-9), rate - taken)), recent, credit
 
 
 def until_next_slice(pacer: dict, now: datetime) -> float:
@@ -42,13 +49,15 @@ def run_slice(bulk: dict, pacer: dict, counts: dict, now: datetime) -> int:
     """Give up to this slice's allowance of pending targets their turn; how many got an operation."""
     bulk_id = int(bulk["id"])
     rate = Rollout.model_validate(dynamo.plain(bulk["rollout"])).rate(max(0, int(counts.get("succeeded", 0))))
-    allowed, recent = allowance(rate, dynamo.plain(pacer.get("slices") or []), now)
+    last = pacer.get("last_slice_at")
+    allowed, recent, credit = allowance(rate, dynamo.plain(pacer.get("slices") or []),
+                                        float(pacer.get("credit") or 0), clock.parse_iso(last) if last else None, now)
     wanted, image = _wanted(bulk)
     cursors = list(dynamo.plain(pacer["cursors"]))
     exhausted = list(dynamo.plain(pacer["exhausted"]))
     rotation = int(pacer.get("next_shard") or 0)
     moved: list[Transition] = []
-    sends: list[tuple[int, int]] = []
+    sends: list[tuple[int, int, int]] = []
     operated = 0
     while operated < allowed and not all(exhausted):
         batch, rotation = _take(bulk_id, cursors, exhausted, rotation, allowed - operated)
@@ -62,12 +71,14 @@ def run_slice(bulk: dict, pacer: dict, counts: dict, now: datetime) -> int:
             if outcome.state is None:
                 continue
             moved.append(Transition(bulk_id, int(target["device_id"]), "pending", outcome.state))
-            sends += [(int(target["device_id"]), operation_id) for operation_id in outcome.operation_ids]
+            sends += [(int(target["device_id"]), operation_id, bulk_id) for operation_id in outcome.operation_ids]
             operated += outcome.state != "skipped"
     queue.send_operations(sends)   # what SQS refuses stays queued in the outbox: the sweep sends it
     progress.settle(moved)
     bulk_db.update_pacer(bulk_id, {"cursors": cursors, "exhausted": exhausted, "next_shard": rotation,
                                    "slices": recent + ([[clock.iso(now), operated]] if operated else []), "rate": rate,
+                                   "credit": Decimal(f"{max(0.0, credit - operated):.6f}"),
+                                   "last_slice_at": clock.iso(now),
                                    "next_slice_at": clock.iso(now + timedelta(seconds=SLICE_SECONDS))})
     pacer.update(cursors=cursors, exhausted=exhausted, next_shard=rotation, rate=rate)
     if operated:

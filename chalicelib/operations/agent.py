@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from chalicelib import aws
 from chalicelib.observability import OPERATIONS_HANDED_BACK, logger, metrics
-from chalicelib.operations import dispatch, queue
+from chalicelib.operations import db, dispatch, queue
 from chalicelib.operations.models import OperationMessage
 
 # Kept back beyond the driver's timeout before starting a message: its transitions, and the bulk settle after
@@ -32,13 +32,13 @@ def handle_batch(event: dict, context) -> dict:
     # A batch whose every message failed (one device offline) is an answer like any other, not a function
     # error: raising would count it as the agent crashing, and fail the invocation locally too.
     processor.raise_on_entire_batch_failure = False
-    response = process_partial_response(event=event, record_handler=_in_time(context), processor=processor,
-                                        context=context)
+    response = process_partial_response(event=event, record_handler=_in_time(context, _halted_bulks(event)),
+                                        processor=processor, context=context)
     _release_skipped(processor)
     return response
 
 
-def _in_time(context):
+def _in_time(context, halted: frozenset[int]):
     """handle_record, started only while the Lambda has time left to finish it: a message started late would be
     cut by the timeout with the device perhaps mid-reset, its outcome never written."""
     from chalicelib.config import get_settings
@@ -49,8 +49,22 @@ def _in_time(context):
         if context is not None and context.get_remaining_time_in_millis() < needed_ms:
             metrics.add_metric(name=OPERATIONS_HANDED_BACK, unit="Count", value=1)
             raise NotStarted(record.message_id)
-        return handle_record(record)
+        return handle_record(record, halted)
     return handle
+
+
+def _halted_bulks(event: dict) -> frozenset[int]:
+    """The bulk operations named by the batch's messages that were cancelled or aborted (one BatchGetItem, only for
+    a batch that carries bulk operations' messages): their operations still queued are cancelled, not sent."""
+    bulks = set()
+    for record in event.get("Records", []):
+        try:
+            bulk_id = OperationMessage.model_validate_json(record.get("body") or "").bulk_operation_id
+        except ValidationError:
+            continue   # refused by its handle_record
+        if bulk_id is not None:
+            bulks.add(bulk_id)
+    return db.halted_bulks(sorted(bulks)) if bulks else frozenset()
 
 
 def _release_skipped(processor: SqsFifoPartialProcessor) -> None:
@@ -69,7 +83,7 @@ def _release_skipped(processor: SqsFifoPartialProcessor) -> None:
             for i, record in enumerate(skipped)])
 
 
-def handle_record(record: SQSRecord) -> str:
+def handle_record(record: SQSRecord, halted: frozenset[int] = frozenset()) -> str:
     try:
         message = OperationMessage.model_validate_json(record.body)
     except ValidationError as error:
@@ -77,7 +91,7 @@ def handle_record(record: SQSRecord) -> str:
         raise UnreadableMessage(str(error)) from None
     receives = int(record.attributes.approximate_receive_count or 1)
     try:
-        state = dispatch.advance(message.device_id, message.operation_id, receive_count=receives)
+        state = dispatch.advance(message.device_id, message.operation_id, receive_count=receives, halted=halted)
     except LookupError as error:
         raise UnreadableMessage(str(error)) from None
     except dispatch.RetryLater as retry:

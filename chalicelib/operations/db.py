@@ -102,6 +102,12 @@ def postpone_resend(item: dict, now: datetime) -> None:
             raise   # else picked up meanwhile: nothing to send again
 
 
+def halted_bulks(bulk_ids: list[int]) -> frozenset[int]:
+    """Those of the bulk operations that were cancelled or aborted (their items, by key: one BatchGetItem)."""
+    found = dynamo.batch_get([schema.bulk_key(bulk_id) for bulk_id in bulk_ids])
+    return frozenset(int(item["id"]) for item in found if item.get("state") in ("cancelled", "aborted"))
+
+
 def bulk_memberships(item: dict) -> list[int]:
     """The bulk operations whose targets follow this operation: the one that requested it, and those whose turn
     found it standing (coalesced onto it)."""

@@ -20,11 +20,12 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
+def advance(device_id: int, operation_id: int, receive_count: int = 1, halted: frozenset[int] = frozenset()) -> str:
     """Carry one operation one step further; returns its state afterwards.
 
     Safe under duplicate delivery: every transition is conditional on the state it leaves, and a
-    destructive operation found already dispatched is never sent again.
+    destructive operation found already dispatched is never sent again. A queued operation of a bulk operation
+    in `halted` (cancelled or aborted) is cancelled instead of sent.
 
     Raises:
         RetryLater: a transient failure of a retryable operation, or a device that kept changing while the
@@ -44,6 +45,9 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
         return item["state"]   # a duplicate delivery
     now = clock.now()
     name = item["operation"]
+    if item["state"] == "queued" and item.get("bulk_operation_id") is not None and \
+            int(item["bulk_operation_id"]) in halted:
+        return conclude(device, item, "cancelled", None, {})   # its bulk operation was cancelled or aborted
     if clock.iso(now) > item["deadline"]:
         return conclude(device, item, "timed_out", failure("DEADLINE_EXCEEDED", "Not finished within its deadline.",
                                                            item), {})

@@ -27,6 +27,9 @@ class OperationMessage(BaseModel):
 
     device_id: int = Field(ge=1)
     operation_id: int = Field(ge=1)
+    # Set for an operation a bulk operation requested: the agent cancels it, rather than send it, once the bulk
+    # operation was cancelled or aborted.
+    bulk_operation_id: int | None = Field(default=None, ge=1)
 
 
 class OperationListQuery(PageQuery):

@@ -49,8 +49,9 @@ def queue_url() -> str:
 SEND_BATCH = 10   # SQS's limit per SendMessageBatch
 
 
-def send_operations(operations: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Queue (device_id, operation_id) pairs for the agent, 10 per SendMessageBatch; the ones SQS refused.
+def send_operations(operations: list[tuple]) -> list[tuple]:
+    """Queue (device_id, operation_id) pairs, or (device_id, operation_id, bulk_operation_id) triples, for the agent,
+    10 per SendMessageBatch; the ones SQS refused.
 
     Re-sending an operation within 5 minutes is deduplicated (its id is the operation's); after that a second
     message finds the operation moved on. A refused or unsent operation stays queued with its outbox entry
@@ -61,9 +62,9 @@ def send_operations(operations: list[tuple[int, int]]) -> list[tuple[int, int]]:
     refused = []
     for start in range(0, len(operations), SEND_BATCH):
         chunk = operations[start:start + SEND_BATCH]
-        entries = [{"Id": str(i), "MessageBody": json.dumps({"device_id": device_id, "operation_id": operation_id}),
-                    "MessageGroupId": f"device-{device_id}", "MessageDeduplicationId": f"op-{device_id}-{operation_id}"}
-                   for i, (device_id, operation_id) in enumerate(chunk)]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(_message(*operation)),
+                    "MessageGroupId": f"device-{operation[0]}",
+                    "MessageDeduplicationId": f"op-{operation[0]}-{operation[1]}"} for i, operation in enumerate(chunk)]
         try:
             answer = aws.client("sqs").send_message_batch(QueueUrl=queue_url(), Entries=entries)
         except (BotoCoreError, ClientError):
@@ -74,6 +75,11 @@ def send_operations(operations: list[tuple[int, int]]) -> list[tuple[int, int]]:
             logger.warning("operations refused by the queue", extra={"failed": answer["Failed"]})
             refused += [chunk[int(failure["Id"])] for failure in answer["Failed"]]
     return refused
+
+
+def _message(device_id: int, operation_id: int, bulk_operation_id: int | None = None) -> dict:
+    message = {"device_id": int(device_id), "operation_id": int(operation_id)}
+    return message | ({"bulk_operation_id": int(bulk_operation_id)} if bulk_operation_id is not None else {})
 
 
 def forget_queue_urls() -> None:

@@ -54,7 +54,8 @@ def _sweep_shard(shard: int, now: datetime, until: float) -> Swept:
     while time.monotonic() < until:
         entries, start = db.outbox_page(shard, now, start)
         due = [entry for entry in entries if entry["state"] == "queued"]
-        refused = set(queue.send_operations([(int(e["device_id"]), int(e["id"])) for e in due]))
+        refused = {sent[:2] for sent in queue.send_operations([(int(e["device_id"]), int(e["id"]),
+                                                                 e.get("bulk_operation_id")) for e in due])}
         for entry in due:
             if (int(entry["device_id"]), int(entry["id"])) not in refused:
                 db.postpone_resend(entry, now)

@@ -100,3 +100,23 @@ def test_a_paused_bulk_operation_still_aborts_on_results_of_what_it_had_queued(f
     aborted = rollouts.get(bulk["id"])
     assert aborted["state"] == "aborted" and aborted["abort_reason"]["failed"] == 10
     assert rollouts.run(bulk["id"])["progress"]["failed"] == 10
+
+
+def test_the_agent_cancels_rather_than_sends_what_an_ended_bulk_operation_left_in_the_queue(fleet, rollouts, agent):
+    devices = [fleet.device() for _ in range(8)]
+    other = fleet.device()
+    fleet.request(other["id"], {"sync": True})   # an operation of no bulk operation, in the same batches
+    bulk = rollouts.start(rollout(fleet, "sync", rollout={"max_per_minute": 600}))
+    rollouts.agent_runs = False
+    rollouts.round()   # every device's sync queued in the first slice, none carried out
+
+    assert rollouts.act(bulk["id"], "cancel").status_code == 200
+    agent.drain()   # the agent reaches the messages before any round cancels them
+
+    operations = [fleet.operation(d["id"], 1) for d in devices]
+    assert {(o["state"], o["attempts"]) for o in operations} == {("cancelled", 0)}
+    assert fleet.read(devices[0]["id"])["last_configuration"] is None   # never sent to a device
+    assert fleet.operation(other["id"], 1)["state"] == "succeeded"
+    done = rollouts.run(bulk["id"])
+    # The other device's sync, which the bulk operation joined (coalescing), ran: it was no one's to cancel.
+    assert (done["progress"]["cancelled"], done["progress"]["succeeded"]) == (8, 1)

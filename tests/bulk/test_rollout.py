@@ -230,3 +230,12 @@ def received_event(messages):
     from local.workers import sqs_event
     from tests.operations.conftest import queue_arn
     return sqs_event(messages, queue_arn())
+
+
+def test_a_slow_rate_spreads_its_devices_over_the_minute(fleet, rollouts):
+    devices = [fleet.device() for _ in range(6)]
+
+    rollouts.run(rollouts.start(rollout(fleet, rollout={"max_per_minute": 6}))["id"])
+
+    times = created_times(fleet, devices)
+    assert [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])] == [10.0] * 5
