@@ -4,7 +4,6 @@ in tests and benchmarks), where what was learned about the old one is wrong. The
 
 
 def forget() -> None:
-    from chalicelib.bulk import queue as bulk_queue
     from chalicelib.config import get_settings
     from chalicelib.device_types import db as device_types_db
     from chalicelib.operations import drivers, queue
@@ -15,6 +14,5 @@ def forget() -> None:
     dynamo.forget_sequences()
     token_service.forget_cached_tokens()
     queue.forget_queue_urls()
-    bulk_queue.forget_queue_urls()
     drivers.reset_driver()
     device_types_db.forget_cached()

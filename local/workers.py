@@ -94,14 +94,17 @@ def _seconds(expression) -> float | None:
 
 def agent_loop(app, log=print):
     """A BackgroundWorkers worker: poll the operations queue until stopped."""
-    agent = QueueWorker(app)
+    return polling_loop(QueueWorker(app), "agent", log)
 
+
+def polling_loop(worker: QueueWorker, label: str, log=print):
+    """A BackgroundWorkers worker that polls `worker`'s queue until stopped; an error is shown, not fatal."""
     def loop(stopping: threading.Event) -> None:
         while not stopping.is_set():
             try:
-                agent.poll_once(wait_seconds=1)
+                worker.poll_once(wait_seconds=1)
             except Exception as error:  # keep the local run alive; the error is shown
-                log(f"agent: {error!r}")
+                log(f"{label}: {error!r}")
                 stopping.wait(1)
     return loop
 
@@ -113,15 +116,7 @@ def bulk_loop(app, log=print):
 
     worker = QueueWorker(app, "bulk_operations_worker", bulk_queue.queue_url, batch_size=1,
                          timeout_seconds=bulk_queue.WORKER_TIMEOUT_SECONDS)
-
-    def loop(stopping: threading.Event) -> None:
-        while not stopping.is_set():
-            try:
-                worker.poll_once(wait_seconds=1)
-            except Exception as error:  # keep the local run alive; the error is shown
-                log(f"bulk operations: {error!r}")
-                stopping.wait(1)
-    return loop
+    return polling_loop(worker, "bulk operations", log)
 
 
 def schedule_loop(app, log=print):

@@ -6,42 +6,27 @@ the round's own message and any nudge for the same round (a resume, a cancel, an
 schedule) are one message within SQS's five minutes, and a late one finds the round number moved on.
 """
 import json
-from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.observability import logger
+from chalicelib.operations import queue as operations_queue
 
 # The bulk worker Lambda's timeout (.chalice/config.json; tests/bulk checks the two agree); a round uses
 # at most ROUND_SECONDS of it (worker.py).
 WORKER_TIMEOUT_SECONDS = 90
 VISIBILITY_TIMEOUT_SECONDS = 6 * WORKER_TIMEOUT_SECONDS
-MAX_RECEIVES = 5
-RETENTION_SECONDS = 4 * 24 * 3600
-DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-
-
-def dead_letter_queue_name(queue_name: str) -> str:
-    return queue_name.removesuffix(".fifo") + "-dlq.fifo"
+MAX_RECEIVES = operations_queue.MAX_RECEIVES
+dead_letter_queue_name = operations_queue.dead_letter_queue_name
+dead_letter_attributes = operations_queue.dead_letter_attributes
 
 
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
-    return {"FifoQueue": "true", "ContentBasedDeduplication": "false",
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "MessageRetentionPeriod": str(RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
-
-
-def dead_letter_attributes() -> dict[str, str]:
-    return {"FifoQueue": "true", "MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)}
-
-
-@lru_cache(maxsize=4)
-def _queue_url(name: str) -> str:
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return operations_queue.fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS)
 
 
 def queue_url() -> str:
-    return _queue_url(get_settings().bulk_queue_name)
+    return operations_queue.url_of(get_settings().bulk_queue_name)
 
 
 def send_round(bulk_id: int, round_number: int) -> bool:
@@ -57,7 +42,3 @@ def send_round(bulk_id: int, round_number: int) -> bool:
     except (BotoCoreError, ClientError):
         logger.exception("bulk round not sent", extra={"bulk_operation_id": bulk_id, "round": round_number})
         return False
-
-
-def forget_queue_urls() -> None:
-    _queue_url.cache_clear()

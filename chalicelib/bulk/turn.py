@@ -55,7 +55,8 @@ def take(bulk: dict, target: dict, device: dict | None, wanted: dict[str, dict],
         except (devices_db.VersionChanged, dynamo.Cancelled):
             if _current_state(bulk_id, device_id) != "pending":
                 return Outcome(None)   # its turn was taken before (a round redone after a crash)
-            device = devices_db.get(device_id)
+            # Read strongly consistent: the slice's BatchGetItem may have been stale, and so would a second look.
+            device = dynamo.get(schema.device_key(device_id), consistent=True)
     return _skip(bulk_id, device_id, {"code": "DEVICE_KEPT_CHANGING",
                                       "message": "The device was written by others at every attempt."}, now)
 

@@ -27,9 +27,15 @@ def dead_letter_queue_name(queue_name: str) -> str:
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
     # High-throughput FIFO: deduplication and the throughput limit per message group (device), not per queue,
     # so rollouts over many devices are not capped at the queue's 300 (3,000 batched) messages/s.
-    return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "DeduplicationScope": "messageGroup",
-            "FifoThroughputLimit": "perMessageGroupId",
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "MessageRetentionPeriod": str(RETENTION_SECONDS),
+    return fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS) | {
+        "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+
+
+def fifo_attributes(dead_letter_arn: str, visibility_timeout: int) -> dict[str, str]:
+    """A FIFO queue with explicit deduplication ids and its dead-letter queue after MAX_RECEIVES (the bulk queue's
+    declaration uses it too)."""
+    return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "VisibilityTimeout": str(visibility_timeout),
+            "MessageRetentionPeriod": str(RETENTION_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
 
 
@@ -38,12 +44,13 @@ def dead_letter_attributes() -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _queue_url(name: str) -> str:
+def url_of(name: str) -> str:
+    """A queue's URL, asked once per process."""
     return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
 def queue_url() -> str:
-    return _queue_url(get_settings().operations_queue_name)
+    return url_of(get_settings().operations_queue_name)
 
 
 SEND_BATCH = 10   # SQS's limit per SendMessageBatch
@@ -83,4 +90,4 @@ def _message(device_id: int, operation_id: int, bulk_operation_id: int | None = 
 
 
 def forget_queue_urls() -> None:
-    _queue_url.cache_clear()
+    url_of.cache_clear()

@@ -238,4 +238,4 @@ def test_a_slow_rate_spreads_its_devices_over_the_minute(fleet, rollouts):
     rollouts.run(rollouts.start(rollout(fleet, rollout={"max_per_minute": 6}))["id"])
 
     times = created_times(fleet, devices)
-    assert [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])] == [10.0] * 5
+    assert [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)] == [10.0] * 5
