@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from chalicelib import aws
 from chalicelib.errors import RateLimited
 from chalicelib.observability import REQUESTS_RATE_LIMITED, metrics
 from chalicelib.store import dynamo, schema
@@ -25,12 +24,12 @@ def count_request(principal: Principal) -> dict[str, str]:
     window = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     reset = window + WINDOW_SECONDS
     # The counter item expires by TTL a minute after its window closes.
-    result = aws.dynamodb().update_item(
-        TableName=dynamo.table_name(), Key=schema.rate_window_key(principal.token_id, window),
+    result = dynamo.update(
+        schema.rate_window_key(principal.token_id, window),
         UpdateExpression="ADD hits :one SET expires_at = :exp, entity = :entity",
         ExpressionAttributeValues={":one": 1, ":exp": reset + WINDOW_SECONDS, ":entity": "RateWindow"},
         ReturnValues="UPDATED_NEW")
-    hits = int(result["Attributes"]["hits"])
+    hits = int(result["hits"])
     limit = principal.rate_limit_per_minute
     headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - hits)),
                "X-RateLimit-Reset": str(reset)}
