@@ -23,7 +23,7 @@ from bench.fleet import Fleet  # noqa: E402
 from chalicelib import aws, process_state  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
-from local.moto_server import transactions_backing_up_items  # noqa: E402
+from local.moto_server import dynamodb_requests_one_at_a_time, transactions_backing_up_items  # noqa: E402
 from local.provision import provision  # noqa: E402
 
 SIZES = (100, 5_000)
@@ -36,7 +36,7 @@ OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
 # its Markdown section, appended to the report.
-SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups")
+SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups", "bench.writes")
 
 
 def measure_api():
@@ -45,7 +45,8 @@ def measure_api():
     meter = Meter()
     app.register_middleware(meter.route_phase, "http")
     rounds, seeding, remote = {}, {}, {}
-    with mock_aws(), transactions_backing_up_items():  # make run's moto: same answers, no table copies
+    # make run's moto: same answers, no table copies, one request at a time (lists read their shards in parallel)
+    with mock_aws(), dynamodb_requests_one_at_a_time(), transactions_backing_up_items():
         aws.reset_clients()
         process_state.forget()
         meter.attach(aws.session())  # before provision() makes the first client

@@ -12,7 +12,7 @@ from boto3.dynamodb.conditions import Attr
 from chalicelib import clock
 from chalicelib.audit import db as audit_db
 from chalicelib.diagnostics import db as diagnostics_db
-from chalicelib.errors import Conflict, ValidationFailed, field_problem
+from chalicelib.errors import Conflict, field_problem
 from chalicelib.store import counters, dynamo, schema, sequences
 
 PUBLIC_FIELDS = (
@@ -119,20 +119,9 @@ def _translate(reasons: list[str], labels: list[str]) -> Exception:
         return RuntimeError(f"device transaction cancelled: {reasons}")   # a malformed write: a bug
     if "version" in failed:
         return VersionChanged()
-    if "organization" in failed:
-        return ValidationFailed("Unknown organization.",
-                                details=[field_problem("organization_id", "no such organization")])
     fields = sorted(set(failed))
     return Conflict(f"Another device already has this {', '.join(fields)}.", code="DUPLICATE_VALUE",
                     details=[field_problem(f, "already used by another device") for f in fields])
-
-
-def _organization_exists(old: dict | None, new: dict) -> list[tuple[str, dict]]:
-    """Checked inside the transaction rather than read before it: one request fewer per write."""
-    if old is not None and int(old["organization_id"]) == int(new["organization_id"]):
-        return []
-    return [("organization", {"ConditionCheck": {"Key": schema.organization_key(int(new["organization_id"])),
-                                                 "ConditionExpression": "attribute_exists(PK)"}})]
 
 
 def _audit(record: dict, action: str, changes: dict, actor: dict | None, at,
@@ -147,7 +136,6 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
 
     Raises:
         Conflict: the serial number or an identifier belongs to another device.
-        ValidationFailed: the organization does not exist.
     """
     at = clock.now()
     labels: list[str] = []
@@ -155,7 +143,7 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
     def actions(new_id: int) -> list[dict]:
         new = {**record, "id": new_id}
         labelled = [("device", {"Put": {"Item": _item(new), "ConditionExpression": "attribute_not_exists(PK)"}}),
-                    *_organization_exists(None, new), *_guard_actions(None, new), *_counter_updates(None, new),
+                    *_guard_actions(None, new), *_counter_updates(None, new),
                     *_audit(new, "create", changes, actor, at),
                     ("health", diagnostics_db.state_put(new_id, new.get("update_frequency"),
                                                         clock.parse_iso(new["created"]) if new.get("created") else at))]
@@ -184,7 +172,7 @@ def replace(old: dict, new: dict, changes: dict, actor: dict | None, extra: list
     schedule = ([("health", diagnostics_db.reschedule(int(new["id"]), new.get("update_frequency"), clock.now()))]
                 if old.get("update_frequency") != new.get("update_frequency") else [])
     # A failed condition on an extra item means someone else moved first, like the version check.
-    _write([("version", put), *_organization_exists(old, new), *_guard_actions(old, new),
+    _write([("version", put), *_guard_actions(old, new),
             *_counter_updates(old, new), *audit, *schedule,
             *(("version", action) for action in extra)])
 

@@ -20,6 +20,7 @@ from chalicelib.devices.models import (
 from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
+from chalicelib.organizations import db as organizations_db
 from chalicelib.store import retries
 from chalicelib.store.dynamo import plain
 from chalicelib.tokens.models import Principal
@@ -219,7 +220,9 @@ def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[st
         if not principal.can_see(organization_id):
             raise Forbidden(f"Organization {organization_id} is outside this token's scope.",
                             code="ORGANIZATION_FORBIDDEN")
-        # Whether it exists is checked inside the write transaction (devices/db.py).
+        if not organizations_db.exists(organization_id):
+            raise ValidationFailed("Unknown organization.",
+                                   details=[field_problem("organization_id", "no such organization")])
     if "type" in fields:
         device_type = device_types_db.get_cached(record["type"])
         if device_type is None:

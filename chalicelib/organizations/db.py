@@ -29,6 +29,24 @@ def get(organization_id: int) -> Organization | None:
     return from_item(item) if item else None
 
 
+# Organizations are never deleted, so a warm Lambda keeps the ids it has seen exist: a device write checks its
+# organization without a read, and without a ConditionCheck on the organization's item in its transaction,
+# which would make that item one that every device create of the organization contends for.
+_known: set[int] = set()
+
+
+def exists(organization_id: int) -> bool:
+    if organization_id not in _known:
+        if dynamo.get(schema.organization_key(organization_id)) is None:
+            return False     # not remembered: it may be created in a moment
+        _known.add(organization_id)
+    return True
+
+
+def forget_known() -> None:
+    _known.clear()
+
+
 def list_all() -> list[Organization]:
     items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.ORGANIZATIONS_PK))
     return [from_item(i) for i in items]

@@ -62,14 +62,14 @@ def test_concurrent_patches_with_the_same_if_match_let_one_through_and_412_the_o
 
 def test_concurrent_status_changes_keep_every_count_exact(api, clients):
     organization, device_type = api.organization(), api.device_type()
-    devices = [api.device(organization, device_type, status="Down") for _ in range(12)]
+    devices = [api.device(organization, device_type, status="Down") for _ in range(8)]
 
     answers = clients.at_once([lambda d=d, s=s: clients.send("PATCH", f"{DEVICES}{d['id']}/", {"status": s})
-                               for d in devices for s in ("Up", "Down", "Up")])
+                               for d in devices for s in ("Up", "Down")])
 
     assert {answer.status_code for answer in answers} == {200}
     final = {d["id"]: api.get(f"{DEVICES}{d['id']}/").json_body["status"] for d in devices}
     for status, flag in (("Up", 1), ("Down", 0)):
         listed = api.get(f"{DEVICES}?organization={organization}&status={flag}&limit=1").json_body
         assert listed["count"] == sum(1 for value in final.values() if value == status)
-    assert api.get(f"{DEVICES}?organization={organization}&limit=1").json_body["count"] == 12
+    assert api.get(f"{DEVICES}?organization={organization}&limit=1").json_body["count"] == 8
