@@ -194,8 +194,13 @@ def token_sort_value(token_id: int) -> str:
     return _n(token_id)
 
 
-def rate_window_key(token_id: int, window_start: int) -> dict:
-    return {"PK": f"RATE#{_n(token_id)}", "SK": str(window_start)}
+# A token's requests are counted on one key: at most this many a second (ratelimit.py splits a faster limit).
+RATE_KEY_WRITES_PER_SECOND = 250
+
+
+def rate_window_key(token_id: int, window_start: int, shard: int = 0) -> dict:
+    """A token's request count in one minute; a token allowed more than RATE_KEY_WRITES_PER_SECOND has shards."""
+    return {"PK": f"RATE#{_n(token_id)}" + (f"#{shard}" if shard else ""), "SK": str(window_start)}
 
 
 IDEMPOTENCY_PK = "IDEMPOTENCY"
@@ -573,7 +578,8 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("List an organization's tokens", "Token", "GSI1", "GSI1PK=ORG#<org>#TOKENS", "1 Query"),
     AccessPattern("Find token by id (revoke)", "Token", "GSI2", "GSI2PK=TOKENS GSI2SK=<id>", "1 Query + 1 UpdateItem"),
     AccessPattern("Count a token's requests this minute", "RateWindow", "table",
-                  "PK=RATE#<token> SK=<window start>", "1 UpdateItem ADD"),
+                  "PK=RATE#<token>[#<shard>] SK=<window start>", "1 UpdateItem ADD (one shard per 250 requests/s "
+                  "the token may send)"),
     AccessPattern("Idempotency record", "Idempotency", "table", "PK=IDEMPOTENCY#<key hash> SK=IDEMPOTENCY",
                   "powertools: 1 PutItem + 1 UpdateItem per first call"),
     AccessPattern("Audit of an organization, newest first", "AuditEntry", "table",
