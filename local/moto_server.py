@@ -57,26 +57,33 @@ class _TablesCopiedOncePerTransaction:
 
 
 @contextmanager
-def transactions_copying_tables_once():
-    """moto's own transactions and rollback, without the redundant copies of the table: one per transaction
-    instead of one per action (a device create has about fifteen). The tests use this on moto as released."""
+def _transactions_patched(copy_stand_in, wrap):
+    """moto's transact_write_items replaced by wrap(the original), and `copy` inside moto.dynamodb.models by
+    copy_stand_in, while inside."""
     backend_class = dynamodb_models.DynamoDBBackend
     original = backend_class.transact_write_items
-
-    def transact_write_items(self, transact_items):
-        _TablesCopiedOncePerTransaction._current.tables = {}
-        try:
-            return original(self, transact_items)
-        finally:
-            _TablesCopiedOncePerTransaction._current.tables = None
-
-    dynamodb_models.copy = _TablesCopiedOncePerTransaction
-    backend_class.transact_write_items = transact_write_items
+    dynamodb_models.copy = copy_stand_in
+    backend_class.transact_write_items = wrap(original)
     try:
         yield
     finally:
         backend_class.transact_write_items = original
         dynamodb_models.copy = copy
+
+
+def transactions_copying_tables_once():
+    """moto's own transactions and rollback, without the redundant copies of the table: one per transaction
+    instead of one per action (a device create has about fifteen). The tests use this on moto as released."""
+    def wrap(original):
+        def transact_write_items(self, transact_items):
+            _TablesCopiedOncePerTransaction._current.tables = {}
+            try:
+                return original(self, transact_items)
+            finally:
+                _TablesCopiedOncePerTransaction._current.tables = None
+        return transact_write_items
+
+    return _transactions_patched(_TablesCopiedOncePerTransaction, wrap)
 
 
 def _item_backup(backend, transact_items: list[dict]) -> list[tuple]:
@@ -138,28 +145,20 @@ def speed_ups_apply() -> bool:
     return moto.__version__ == SPEED_UPS_WRITTEN_FOR
 
 
-@contextmanager
 def transactions_backing_up_items():
     """Patch moto's DynamoDB backend while inside; the previous behaviour returns on exit. Not safe for
     concurrent writers alone (a rollback puts items back): use inside dynamodb_requests_one_at_a_time."""
-    backend_class = dynamodb_models.DynamoDBBackend
-    original = backend_class.transact_write_items
+    def wrap(original):
+        def transact_write_items(self, transact_items):
+            backup = _item_backup(self, transact_items)
+            try:
+                return original(self, transact_items)
+            except Exception:
+                _restore(backup)
+                raise
+        return transact_write_items
 
-    def transact_write_items(self, transact_items):
-        backup = _item_backup(self, transact_items)
-        try:
-            return original(self, transact_items)
-        except Exception:
-            _restore(backup)
-            raise
-
-    dynamodb_models.copy = _CopyKeepingTables
-    backend_class.transact_write_items = transact_write_items
-    try:
-        yield
-    finally:
-        backend_class.transact_write_items = original
-        dynamodb_models.copy = copy
+    return _transactions_patched(_CopyKeepingTables, wrap)
 
 
 @contextmanager

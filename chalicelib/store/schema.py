@@ -53,6 +53,11 @@ def _shard(device_id: int, shards: int) -> int:
     return int(device_id) % shards
 
 
+def _each_shard(build, shards: int) -> list:
+    """build(shard) for every shard: the keys a read of the whole set takes together."""
+    return [build(shard) for shard in range(shards)]
+
+
 def sequence_key(entity: str) -> dict:
     """Id allocator of an entity (DEVICE, ORG, ...): `last_id`, advanced by blocks (store/sequences.py); and
     the writer slots (entity WRITER) from which a process picks its counter shard."""
@@ -65,7 +70,7 @@ def counter_key(scope: str, shard: int) -> dict:
 
 
 def counter_keys(scope: str) -> list[dict]:
-    return [counter_key(scope, shard) for shard in range(COUNTER_SHARDS)]
+    return _each_shard(lambda shard: counter_key(scope, shard), COUNTER_SHARDS)
 
 
 def count_scope(organization_id: int | None, type_id: int | None, status: str | None) -> str:
@@ -101,7 +106,7 @@ def org_devices_pk(organization_id: int, shard: int) -> str:
 
 
 def org_devices_partitions(organization_id: int) -> list[str]:
-    return [org_devices_pk(organization_id, shard) for shard in range(DEVICE_INDEX_SHARDS)]
+    return _each_shard(lambda shard: org_devices_pk(organization_id, shard), DEVICE_INDEX_SHARDS)
 
 
 def fleet_devices_pk(shard: int) -> str:
@@ -110,7 +115,7 @@ def fleet_devices_pk(shard: int) -> str:
 
 def fleet_devices_partitions() -> list[str]:
     """GSI2: every device of the fleet, by id within each shard."""
-    return [fleet_devices_pk(shard) for shard in range(DEVICE_INDEX_SHARDS)]
+    return _each_shard(fleet_devices_pk, DEVICE_INDEX_SHARDS)
 
 
 def pending_device_keys(device_id: int) -> dict:
@@ -123,7 +128,7 @@ def pending_pk(shard: int) -> str:
 
 
 def pending_partitions() -> list[str]:
-    return [pending_pk(shard) for shard in range(DEVICE_INDEX_SHARDS)]
+    return _each_shard(pending_pk, DEVICE_INDEX_SHARDS)
 
 
 def device_sort_value(device_id: int) -> str:
@@ -261,7 +266,7 @@ def audit_org_pk(organization_id: int, shard: int) -> str:
 
 
 def audit_org_partitions(organization_id: int) -> list[str]:
-    return [audit_org_pk(organization_id, shard) for shard in range(AUDIT_SHARDS)]
+    return _each_shard(lambda shard: audit_org_pk(organization_id, shard), AUDIT_SHARDS)
 
 
 def audit_fleet_pk(shard: int) -> str:
@@ -270,7 +275,7 @@ def audit_fleet_pk(shard: int) -> str:
 
 def audit_fleet_partitions() -> list[str]:
     """GSI2: the fleet's audit trail (platform tokens, the rollups' device changes), by time within each shard."""
-    return [audit_fleet_pk(shard) for shard in range(AUDIT_SHARDS)]
+    return _each_shard(audit_fleet_pk, AUDIT_SHARDS)
 
 
 def audit_device_pk(device_id: int) -> str:
@@ -303,7 +308,7 @@ def org_diagnostics_pk(organization_id: int, shard: int) -> str:
 
 
 def org_diagnostics_partitions(organization_id: int) -> list[str]:
-    return [org_diagnostics_pk(organization_id, shard) for shard in range(DIAG_INDEX_SHARDS)]
+    return _each_shard(lambda shard: org_diagnostics_pk(organization_id, shard), DIAG_INDEX_SHARDS)
 
 
 def fleet_diagnostics_pk(shard: int) -> str:
@@ -311,7 +316,7 @@ def fleet_diagnostics_pk(shard: int) -> str:
 
 
 def fleet_diagnostics_partitions() -> list[str]:
-    return [fleet_diagnostics_pk(shard) for shard in range(DIAG_INDEX_SHARDS)]
+    return _each_shard(fleet_diagnostics_pk, DIAG_INDEX_SHARDS)
 
 
 def health_state_key(device_id: int) -> dict:
@@ -330,7 +335,7 @@ def due_pk(shard: int) -> str:
 
 
 def due_partitions() -> list[str]:
-    return [due_pk(shard) for shard in range(DUE_SHARDS)]
+    return _each_shard(due_pk, DUE_SHARDS)
 
 
 def diagnostic_counter_key(organization_id: int | None, shard: int) -> dict:
@@ -340,7 +345,7 @@ def diagnostic_counter_key(organization_id: int | None, shard: int) -> dict:
 
 
 def diagnostic_counter_keys(organization_id: int | None) -> list[dict]:
-    return [diagnostic_counter_key(organization_id, shard) for shard in range(COUNTER_SHARDS)]
+    return _each_shard(lambda shard: diagnostic_counter_key(organization_id, shard), COUNTER_SHARDS)
 
 
 # --- telemetry (API.md §5, §6): raw records, de-duplication guards, the rollups' change log --------

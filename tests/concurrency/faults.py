@@ -19,6 +19,7 @@ class Injection:
     seen: int = 0
     refused: int = 0
     refuse: Callable[[int, dict], bool] = field(default=lambda attempt, params: True)
+    request_tokens: list = field(default_factory=list)   # ClientRequestToken of each attempt on the wire
 
 
 def _error(status: int, code: str, message: str, **extra) -> tuple:
@@ -40,14 +41,19 @@ def throttled(params: dict) -> tuple:
                   "The level of configured provisioned throughput for the table was exceeded.")
 
 
+def kms_unavailable(params: dict) -> tuple:
+    return _error(500, "KMSInternalException", "An internal error occurred.")
+
+
 def single_write_conflict(params: dict) -> tuple:
     """A single-item write refused because a transaction holds the item."""
     return _error(400, "TransactionConflictException", "Transaction is ongoing for the item")
 
 
 @contextmanager
-def answering(operation: str, answer: Callable[[dict], tuple], refuse: Callable[[int, dict], bool] | None = None):
-    """While inside, requests of `operation` (e.g. "TransactWriteItems") from our DynamoDB clients that
+def answering(operation: str, answer: Callable[[dict], tuple], refuse: Callable[[int, dict], bool] | None = None,
+              service: str = "dynamodb"):
+    """While inside, requests of `operation` (e.g. "TransactWriteItems") from our clients of `service` that
     refuse(attempt number from 0, request params) accepts are answered with answer(params) instead of being
     sent: as a response that has come back after botocore's own retries (a `before-call` answer skips them)."""
     injection = Injection(refuse=refuse or (lambda attempt, params: True))
@@ -59,7 +65,7 @@ def answering(operation: str, answer: Callable[[dict], tuple], refuse: Callable[
             return answer(params)
         return None
 
-    with _registered(f"before-call.dynamodb.{operation}", hook):
+    with _registered(f"before-call.{service}.{operation}", hook):
         yield injection
 
 
@@ -72,6 +78,7 @@ def timing_out(operation: str):
     def hook(request, **_):
         injection.seen += 1
         injection.refused += 1
+        injection.request_tokens.append(json.loads(request.body).get("ClientRequestToken"))
         raise ReadTimeoutError(endpoint_url=request.url)
 
     with _registered(f"before-send.dynamodb.{operation}", hook):
@@ -80,7 +87,8 @@ def timing_out(operation: str):
 
 @contextmanager
 def _registered(event: str, hook):
-    clients = [aws.dynamodb(), aws.client("dynamodb")]
+    service = event.split(".")[1]
+    clients = [aws.dynamodb(), aws.client("dynamodb")] if service == "dynamodb" else [aws.client(service)]
     for client in clients:
         client.meta.events.register_first(event, hook)
     try:

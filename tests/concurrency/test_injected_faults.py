@@ -96,6 +96,10 @@ def test_a_write_that_keeps_timing_out_is_retried_by_botocore_then_503_and_write
     refused(answer, 503, "SERVICE_UNAVAILABLE")
     assert "Retry-After" in answer.headers
     assert timeouts.seen == 4      # botocore's standard mode as configured (chalicelib/aws.py): 1 + 3 retries
+    # Each re-send carried the same ClientRequestToken: had the first committed unseen, DynamoDB would not
+    # apply the re-sends again.
+    [token] = set(timeouts.request_tokens)
+    assert token
     assert stored() == before
 
 
@@ -112,3 +116,12 @@ def test_a_throttled_idempotency_record_is_503_and_creates_nothing(api, fleet, r
                                     "organization_id": fleet["organization"]}, headers={"Idempotency-Key": "k-1"})
     refused(answer, 503, "SERVICE_UNAVAILABLE")
     assert stored() == before
+
+
+def test_kms_unavailable_for_a_password_is_503_and_creates_nothing(api, fleet, refused, stored):
+    before = stored()
+    with faults.answering("Encrypt", faults.kms_unavailable, service="kms") as kms:
+        answer = api.post(DEVICES, {"name": "n", "serial_number": "SN-KMS", "type": fleet["type"],
+                                    "organization_id": fleet["organization"], "password": "s3cret-pass"})
+    refused(answer, 503, "SERVICE_UNAVAILABLE")
+    assert kms.refused == 1 and stored() == before
