@@ -29,13 +29,13 @@ def entry_puts(organization_id: int, device_id: int, action: str, changes: dict,
     stamp = clock.iso(at)
     # Time-ordered id: newest-first order survives entries written in the same millisecond.
     entry_id = f"{int(at.timestamp() * 1000):012x}{secrets.token_hex(4)}"
+    moved = moved_from is not None and moved_from != organization_id
     item = {"entity": "AuditEntry", "id": entry_id, "device_id": device_id, "organization_id": organization_id,
             "action": action, "changes": changes, "actor": actor or {"token_id": None, "name": "system"},
-            "at": stamp, schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp())}
+            "at": stamp, schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp()),
+            **({"moved_from": moved_from} if moved else {})}
     puts = [{"Put": {"Item": {**schema.audit_keys(organization_id, device_id, stamp, entry_id), **item}}}]
-    if moved_from is not None and moved_from != organization_id:
-        item["moved_from"] = moved_from
-        puts[0]["Put"]["Item"]["moved_from"] = moved_from
+    if moved:
         puts.append({"Put": {"Item": {**schema.audit_copy_keys(moved_from, device_id, stamp, entry_id), **item}}})
     return puts
 
@@ -69,4 +69,3 @@ def read_page(organization_id: int | None, device_id: int | None, action: str | 
     last = items[-1][sort_name] if items else None
     total = dynamo.count_merged(index, pks, filters, since=since)
     return [{k: dynamo.plain(i.get(k)) for k in PUBLIC_FIELDS} for i in items], more, total, last
-

@@ -115,8 +115,9 @@ def _write(labelled: list[tuple[str, dict]]) -> None:
 
 def _translate(reasons: list[str], labels: list[str]) -> Exception:
     failed = [labels[i] for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
-    if not failed:
-        return RuntimeError(f"device transaction cancelled: {reasons}")   # a malformed write: a bug
+    if not failed or "device" in failed:
+        # A malformed write, or a new id already taken (the DEVICE sequence behind the table): a bug.
+        return RuntimeError(f"device transaction cancelled: {reasons}")
     if "version" in failed:
         return VersionChanged()
     fields = sorted(set(failed))

@@ -73,3 +73,18 @@ def test_concurrent_status_changes_keep_every_count_exact(api, clients):
         listed = api.get(f"{DEVICES}?organization={organization}&status={flag}&limit=1").json_body
         assert listed["count"] == sum(1 for value in final.values() if value == status)
     assert api.get(f"{DEVICES}?organization={organization}&limit=1").json_body["count"] == 8
+
+
+def test_16_concurrent_puts_without_if_match_are_all_200_and_all_in_the_audit_trail(api, clients):
+    organization, device_type = api.organization(), api.device_type()
+    device = api.device(organization, device_type, name="first")
+    path = f"{DEVICES}{device['id']}/"
+    names = [f"put-{i:02d}" for i in range(16)]
+
+    answers = clients.at_once([lambda name=name: clients.send("PUT", path, {
+        "name": name, "serial_number": device["serial_number"], "type": device_type, "organization_id": organization})
+        for name in names])
+
+    assert [answer.status_code for answer in answers] == [200] * 16, [a.body for a in answers if a.status_code != 200]
+    trail = api.get(f"/audit_log/?device_id={device['id']}&action=update&limit=200").json_body["results"]
+    assert sorted(entry["changes"]["name"]["new"] for entry in trail) == names
