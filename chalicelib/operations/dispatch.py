@@ -32,7 +32,9 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
         LookupError: the message names an operation that does not exist on an existing device.
     """
     from chalicelib.config import get_settings
-    from chalicelib.operations.drivers import DeviceFault, DeviceRef, DeviceUnreachable, OutcomeUncertain, get_driver
+    from chalicelib.drivers import get_driver
+    from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, OutcomeUncertain
+    from chalicelib.drivers.protocol import DeviceRef
 
     device = db.device(device_id)
     if device is None:

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from chalicelib.operations import genieacs
-from chalicelib.operations.drivers import DeviceFault, DeviceUnreachable
+from chalicelib.drivers import genieacs
+from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable
 from tests.operations.test_drivers import ACS_ID, DEVICE, TASKS, acs, acs_driver  # noqa: F401 (fixtures)
 
 

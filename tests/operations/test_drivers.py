@@ -11,12 +11,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from chalicelib import aws, clock
+from chalicelib import aws, clock, drivers
 from chalicelib.config import get_settings
 from chalicelib.devices import db as devices_db
-from chalicelib.operations import drivers, genieacs, simulator
-from chalicelib.operations.drivers import DeviceFault, DeviceRef, DeviceUnreachable, OutcomeUncertain
-from chalicelib.operations.simulator import SimulatorBehaviour
+from chalicelib.drivers import genieacs, simulator, simulator_settings
+from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, OutcomeUncertain
+from chalicelib.drivers.protocol import DeviceRef
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.store import schema
 from chalicelib.tokens.models import Principal
 
@@ -41,7 +42,7 @@ def sim(moto, monkeypatch):
     monkeypatch.setattr(simulator, "time", SimpleNamespace(sleep=sleeps.append))
 
     def behave(**fields):
-        simulator.set_behaviour(PLATFORM_ADMIN, 1, SimulatorBehaviour(**fields))
+        simulator_settings.set_behaviour(PLATFORM_ADMIN, 1, SimulatorBehaviour(**fields))
 
     ref = DeviceRef(id=1, serial_number="SIM-0001", manufacturer=None, product_class=None, address=None)
     return SimpleNamespace(ref=ref, behave=behave, sleeps=sleeps, driver=simulator.SimulatedDriver())

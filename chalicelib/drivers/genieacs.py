@@ -66,14 +66,8 @@ from datetime import timedelta
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from chalicelib import clock
-from chalicelib.operations.drivers import (
-    DeviceFault,
-    DeviceRef,
-    DeviceUnreachable,
-    DriverError,
-    OutcomeUncertain,
-    check_operation,
-)
+from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, DriverError, OutcomeUncertain
+from chalicelib.drivers.protocol import DeviceRef, check_operation
 
 FIRMWARE_FILE_TYPE = "1 Firmware Upgrade Image"
 # No standard TR-069 parameter turns debugging on: a GenieACS virtual parameter maps it per vendor.

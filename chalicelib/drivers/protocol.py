@@ -1,49 +1,16 @@
-"""How the agent reaches devices: the driver protocol, its errors, and the choice of driver.
+"""The driver protocol: what a driver is given (`DeviceRef`) and what it must do (`Driver`).
 
 Two drivers implement `Driver`: the simulated CWMP/TR-069 device (`simulator.py`, the default) and
-the HTTP driver for a GenieACS-style northbound API (`genieacs.py`); `get_driver()` picks one from
-`settings.device_driver`. Their fault-code tables live in those modules' docstrings.
-
-The three errors tell the agent what a retry would risk (API.md §3):
-
-| Error               | Meaning                                                | The agent may resend          |
-| ------------------- | ------------------------------------------------------ | ----------------------------- |
-| `DeviceUnreachable` | the request never reached the device                   | any operation                 |
-| `OutcomeUncertain`  | the device may have received it (timeout, queued)      | never reboot/factory/device_factory |
-| `DeviceFault`       | the device or the ACS answered with a fault            | nothing: final                |
-
-`code` is the device's or ACS's own fault code where there is one (CWMP "9010"), else ours
-("TIMEOUT", "CONNECTION_REQUEST_FAILED", "ACS_404", ...).
+the HTTP driver for GenieACS's northbound API (`genieacs.py`); `chalicelib.drivers.get_driver()` picks
+one from `settings.device_driver`. Their fault-code tables live in those modules' docstrings; the
+errors they raise, in `errors.py`.
 """
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Protocol
+from typing import Literal, Protocol
 
-from chalicelib.config import get_settings
-from chalicelib.operations.models import OperationName
-
+# What a driver can carry out (API.md §3); operations.models takes the names from here.
+OperationName = Literal["reboot", "factory", "device_factory", "sync", "reconf", "debug", "firmware_update"]
 OPERATIONS: tuple[str, ...] = OperationName.__args__
-
-
-class DriverError(Exception):
-    """A driver call that did not succeed; `code` and `message` go into the operation's `error`."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class DeviceUnreachable(DriverError):
-    """The request never reached the device (connection request failed, ACS down): safe to retry."""
-
-
-class OutcomeUncertain(DriverError):
-    """The device may have received it (timeout after sending, queued at the ACS): never resend a reset."""
-
-
-class DeviceFault(DriverError):
-    """The device or the ACS answered with a fault: final, not retried."""
 
 
 @dataclass(frozen=True)
@@ -104,24 +71,3 @@ def check_operation(operation: str) -> None:
     if operation not in OPERATIONS:
         raise ValueError(f"unknown operation {operation!r}")
 
-
-def get_driver() -> Driver:
-    """The driver the settings choose (one instance per configuration, reused across calls)."""
-    settings = get_settings()
-    return _build(settings.device_driver, settings.genieacs_url)
-
-
-@lru_cache(maxsize=4)
-def _build(kind: str, genieacs_url: str | None) -> Driver:
-    # Imported here: the agent loads only the driver it uses (cold start), and simulator.py
-    # imports this module.
-    if kind == "genieacs":   # settings refuse genieacs without a URL
-        from chalicelib.operations.genieacs import GenieAcsDriver
-        return GenieAcsDriver(genieacs_url)
-    from chalicelib.operations.simulator import SimulatedDriver
-    return SimulatedDriver()
-
-
-def reset_driver() -> None:
-    """Forget the built drivers (tests)."""
-    _build.cache_clear()
