@@ -1,367 +1,284 @@
-"""The HTTP driver for a GenieACS-style northbound API (NBI) at `settings.genieacs_url`.
+"""The HTTP driver for GenieACS's northbound API (NBI) at `settings.genieacs_url`.
 
-An operation is one task, `POST {base}/devices/{id}/tasks?connection_request&timeout={ms}`: the ACS
-stores the task, wakes the device with a connection request and waits up to `timeout` ms for the
-device's session to start (we give it half our budget; the other half is for the session itself).
+docs/operations.md ("GenieACS: the behaviours we rely on") gives the sources of each rule below.
 
-| Operation               | Task                                                                        |
-| ----------------------- | --------------------------------------------------------------------------- |
-| reboot                  | {"name": "reboot"}                                                          |
-| factory, device_factory | {"name": "factoryReset"}                                                    |
-| sync                    | {"name": "refreshObject", "objectName": ""}; then the device is read back   |
-| reconf                  | {"name": "setParameterValues"} of parameters["configuration"]; without any  |
-|                         | values a bare connection request, whose session re-applies the ACS presets  |
-| debug                   | {"name": "setParameterValues"} of DEBUG_PARAMETER (xsd:boolean)             |
-| firmware_update         | {"name": "download", "fileType": "1 Firmware Upgrade Image", "fileName"}    |
+A device is found by what it reports (`_deviceId._SerialNumber`, narrowed by `_ProductClass` when two
+match); its id, OUI and data-model root come from the ACS. An operation is one task, posted with a
+connection request (`POST /devices/<id>/tasks?connection_request&timeout=<ms>`); see genieacs_tasks.py for
+each operation's task. Every task carries `uniqueKey` "fleetline-<operation>-<operation id>" (a retry
+replaces the stored task instead of adding one) and `expiry`, the seconds left to the operation's deadline
+(a task still stored then is dropped at the device's next session instead of running late).
 
-Every task carries `uniqueKey` "fleetline-<operation>": the ACS replaces a still-queued task of the
-same kind instead of adding a second one, so a retry never piles up duplicates at the ACS.
+| The POST's answer                      | What the driver does                      | Outcome                        |
+| -------------------------------------- | ----------------------------------------- | ------------------------------ |
+| 200 (the session ended, no fault)      | reads back what the task changed          | facts; a parameter GenieACS    |
+|                                        |                                           | skipped is PARAMETER_NOT_FOUND |
+| 202, a timeout, a dropped connection,  | settles the task (below)                  | as settled                     |
+| a 5xx other than 503 (1.2.x's 500)     |                                           |                                |
+| 429, 503, ACS unreachable              | nothing was stored                        | DeviceUnreachable              |
+| another 3xx/4xx (404 No such device)   |                                           | DeviceFault ACS_<status>       |
 
-What the ACS answers, and what the agent is told (GenieACS lib/nbi.ts: 202 carries the reason in
-its status line; a faulted task stays at the ACS with its fault under /faults/):
+Settling looks up the task (by its id, else by device and uniqueKey) and its fault `<device>:task_<id>`:
 
-| Answer                                               | Error              | code                         |
-| ---------------------------------------------------- | ------------------ | ---------------------------- |
-| 200 (the session ran the task)                       | none               |                              |
-| 202 "Task faulted" (or a fault in the body)          | DeviceFault        | the CWMP fault code, "9010"  |
-| 202, any other reason (device offline, connection    | OutcomeUncertain   | TASK_QUEUED_AT_ACS           |
-|   request failed, session not started/ended in time) |                    |                              |
-| 3xx, 4xx except 429 (404: device unknown at the ACS) | DeviceFault        | ACS_<status>                 |
-| 429, 503                                             | DeviceUnreachable  | ACS_<status>                 |
-| other 5xx (the ACS may have stored the task first)   | OutcomeUncertain   | ACS_<status>                 |
-| refused, DNS failure, connect timeout                | DeviceUnreachable  | ACS_UNREACHABLE              |
-| no answer within the timeout after sending           | OutcomeUncertain   | TIMEOUT                      |
-| connection dropped after sending                     | OutcomeUncertain   | CONNECTION_LOST              |
-| missing firmware url                                 | DeviceFault        | INVALID_PARAMETERS           |
+| What the ACS shows                                   | Outcome                                              |
+| ---------------------------------------------------- | ---------------------------------------------------- |
+| the task and a fault; DELETE /tasks/<id> answers 200 | DeviceFault with the fault's code ("9002", ...):     |
+|                                                      | deleting the task deletes its fault, so no retry     |
+| the task, no fault; DELETE answers 200               | DeviceUnreachable ACS_TASK_WITHDRAWN: it never ran   |
+| the task; DELETE answers 503 or nothing clear        | OutcomeUncertain ACS_SESSION_IN_PROGRESS, pending    |
+| no task, and the device informed after it was stored | it ran: as for a 200                                 |
+| no task, and no session since                        | DeviceUnreachable ACS_TASK_NOT_RUN                   |
+| no task, id unknown, posted < INSERT_WINDOW ago      | OutcomeUncertain ACS_TASK_NOT_YET_STORED, pending    |
 
-When no task was sent (reads, and reconf's bare connection request) nothing can happen twice, so
-what would be OutcomeUncertain is DeviceUnreachable; a 504 to a bare connection request (GenieACS:
-the connection request failed) is DeviceUnreachable("CONNECTION_REQUEST_FAILED"). A faulted task
-is deleted at the ACS (best effort) so that it is not retried behind the agent's back.
-
-Assumptions, since Fleetline stores no OUI:
-- The GenieACS device id is "<OUI>-<ProductClass>-<SerialNumber>", each part percent-escaped except
-  [A-Za-z0-9_] (GenieACS generateDeviceId). We use the device's `manufacturer` as the OUI ("UNKNOWN"
-  when empty), so GenieACS-managed devices should store their OUI there; without a product class
-  the id is "<OUI>-<SerialNumber>", as GenieACS makes it.
-- A firmware image is already on the ACS's file server under the last path segment of its URL.
-- `probe`: online when the device's last inform is within twice its `update_frequency`, or within
-  5 minutes when that is unknown. An ACS that cannot answer raises DeviceUnreachable (the caller
-  keeps the stored status): a slow ACS says nothing about the device.
-- `timeout` bounds connecting and each read (urllib), not the sum of them.
-- `diagnose` (any helper name) asks the device, through a connection request, to refresh
-  `Device.DeviceInfo.` (a refreshObject reads only the parameters the device has, so a device without
-  one is not a fault), then reads the TR-181 parameters of DIAGNOSTIC_PARAMETERS from the ACS: CPU and
-  memory are fresh, disk and link as the ACS last saw them. A device reporting none of them is
-  DeviceFault("NOT_SUPPORTED"); a task the ACS only queued is DeviceUnreachable (a read: nothing to repeat).
+A firmware download ends its task when the device accepts the Download; its result comes later. So a
+download that ran is AwaitingConfirmation (pending), confirmed by `settle`: a fault `<device>:task_<id>`
+(a failed TransferComplete, or GenieACS's own "timeout") is deleted, which ends GenieACS's retry of it,
+and reported as DeviceFault; the device reporting the image's version is success. Before posting, the
+image must be on the ACS's file server (`GET /files/`), and a device already at that version is done.
 """
-import http.client
-import json
-import re
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from datetime import timedelta
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta
 
 from chalicelib import clock
-from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, DriverError, OutcomeUncertain
+from chalicelib.drivers import genieacs_tasks as tasks
+from chalicelib.drivers.errors import AwaitingConfirmation, DeviceFault, DeviceUnreachable, OutcomeUncertain
+from chalicelib.drivers.genieacs_nbi import Budget, Nbi, fault_of, status_error
 from chalicelib.drivers.protocol import DeviceRef, check_operation
 
-FIRMWARE_FILE_TYPE = "1 Firmware Upgrade Image"
-# No standard TR-069 parameter turns debugging on: a GenieACS virtual parameter maps it per vendor.
-DEBUG_PARAMETER = "VirtualParameters.FleetlineDebug"
 DEFAULT_ONLINE_WINDOW = timedelta(minutes=5)
-# What a follow-up call (read back, fault lookup) gets at least when the first one used the budget.
-MIN_FOLLOW_UP_SECONDS = 0.5
-CPU_USAGE = "Device.DeviceInfo.ProcessStatus.CPUUsage"
-MEMORY_TOTAL, MEMORY_FREE = "Device.DeviceInfo.MemoryStatus.Total", "Device.DeviceInfo.MemoryStatus.Free"
-DISK_CAPACITY = "Device.Services.StorageService.1.LogicalVolume.1.Capacity"
-DISK_USED = "Device.Services.StorageService.1.LogicalVolume.1.UsedSpace"
-LINK_STATUS = "Device.IP.Interface.1.Status"
-DIAGNOSTIC_PARAMETERS = (CPU_USAGE, MEMORY_TOTAL, MEMORY_FREE, DISK_CAPACITY, DISK_USED, LINK_STATUS)
-_UNESCAPED = re.compile(r"[A-Za-z0-9_]")
-_CWMP_CODE = re.compile(r"[89][0-9]{3}")
-
-
-def acs_device_id(device: DeviceRef) -> str:
-    """The device's GenieACS id (see the module docstring for the OUI assumption)."""
-    parts = [device.manufacturer or "UNKNOWN", device.product_class, device.serial_number]
-    return "-".join(_escape(part) for part in parts if part)
-
-
-def _escape(text: str) -> str:
-    return "".join(c if _UNESCAPED.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
-
-
-def task_for(operation: str, parameters: dict) -> dict | None:
-    """The NBI task of an operation; None for a bare connection request (reconf without values)."""
-    if operation == "reboot":
-        task = {"name": "reboot"}
-    elif operation in ("factory", "device_factory"):
-        task = {"name": "factoryReset"}
-    elif operation == "sync":
-        task = {"name": "refreshObject", "objectName": ""}
-    elif operation == "debug":
-        task = {"name": "setParameterValues",
-                "parameterValues": [[DEBUG_PARAMETER, bool(parameters.get("enabled")), "xsd:boolean"]]}
-    elif operation == "reconf":
-        values = _parameter_values(parameters.get("configuration") or {})
-        if not values:
-            return None
-        task = {"name": "setParameterValues", "parameterValues": values}
-    else:  # firmware_update
-        file_name = unquote(urlsplit(parameters.get("url") or "").path.rsplit("/", 1)[-1])
-        if not file_name:
-            raise DeviceFault("INVALID_PARAMETERS", "A firmware update needs the image's url.")
-        task = {"name": "download", "fileType": FIRMWARE_FILE_TYPE, "fileName": file_name}
-    return task | {"uniqueKey": f"fleetline-{operation}"}
-
-
-def _parameter_values(configuration: dict) -> list[list]:
-    # GenieACS accepts string, number and boolean values only.
-    return [[path, value] for path, value in sorted(configuration.items())
-            if isinstance(value, str | bool | int | float)]
+# master's POST waits up to 30 s for the device's session lock before it stores the task: until then a
+# task not found may still be stored (and run).
+INSERT_WINDOW = timedelta(seconds=35)
+# When the task's own timestamp is unknown, our clock and the ACS's are compared: within this margin a
+# session cannot be placed before or after the posting.
+CLOCK_SKEW = timedelta(seconds=60)
+# Of a call's budget: held back for settling what the POST left uncertain (a lookup, a fault, a delete).
+SETTLE_RESERVE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
-class _Reply:
-    status: int
-    reason: str
-    body: bytes
+class Handle:
+    """What `settle` needs to find a task again; stored by the caller as a dict of strings."""
+    acs_id: str
+    unique_key: str
+    posted: str                   # our clock, when the POST was sent
+    phase: str = "queued"         # "queued": the task may still run; "accepted": a download awaiting its result
+    task_id: str | None = None
+    task_time: str | None = None  # the ACS's clock: the task's timestamp
 
-    def json(self):
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
+    def pending(self) -> dict:
+        return {name: value for name, value in asdict(self).items() if value is not None}
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace").strip()[:500] or self.reason
+    def with_task(self, task) -> "Handle":
+        if not isinstance(task, dict) or not isinstance(task.get("_id"), str):
+            return self
+        stamp = task.get("timestamp")
+        return replace(self, task_id=task["_id"], task_time=stamp if isinstance(stamp, str) else self.task_time)
 
 
 class GenieAcsDriver:
     def __init__(self, base_url: str):
-        self.base_url = base_url.rstrip("/")
+        self.nbi = Nbi(base_url)
+        self.base_url = self.nbi.base_url
 
-    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
+    # --- operations -------------------------------------------------------------------------------
+
+    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float, *,
+                operation_id: int | None = None, deadline: datetime | None = None) -> dict:
         check_operation(operation)
-        task = task_for(operation, parameters)
-        deadline = time.monotonic() + timeout
-        acs_id = acs_device_id(device)
-        # The ACS waits half our budget for the device's session to start; the rest is for the session.
-        wait_ms = max(1, int(timeout * 500))
-        url = f"{self.base_url}/devices/{quote(acs_id, safe='')}/tasks?connection_request&timeout={wait_ms}"
-        reply = _send("POST", url, task, timeout, sent_task=task is not None)
-        if reply.status == 202 and task is not None:
-            self._raise_for_202(reply, acs_id, deadline)
-        if reply.status == 504 and task is None:
-            raise DeviceUnreachable("CONNECTION_REQUEST_FAILED", reply.reason or reply.text())
-        if not 200 <= reply.status < 300:
-            raise _status_error(reply, sent_task=task is not None)
+        budget = Budget(timeout)
+        found = self._find(device, budget.left())
+        task = tasks.task_for(operation, parameters, found.root)
         if operation == "firmware_update":
-            return {"software_version": parameters["version"]} if parameters.get("version") else {}
+            if parameters.get("version") and found.software_version == parameters["version"]:
+                return {"software_version": found.software_version}   # already there: nothing to install
+            self._require_file(task["fileName"], budget)
+        task |= {"uniqueKey": tasks.unique_key(operation, operation_id),
+                 "expiry": tasks.expiry_seconds(deadline, fallback=timeout)}
+        handle = Handle(acs_id=found.id, unique_key=task["uniqueKey"], posted=clock.iso(clock.now()))
+        reply = self._post(handle, task, budget)
+        if reply is not None and reply.status == 200:
+            return self._after_run(operation, parameters, task, handle.with_task(reply.json()), budget)
+        return self._settle(operation, parameters, task, handle.with_task(reply.json() if reply else None),
+                            budget, final=False)
+
+    def settle(self, device: DeviceRef, operation: str, parameters: dict, pending: dict, timeout: float, *,
+               final: bool = False) -> dict:
+        check_operation(operation)
+        try:
+            handle = Handle(**pending)
+        except TypeError:
+            raise OutcomeUncertain("UNKNOWN_HANDLE", "Nothing the driver can look up was stored.") from None
+        budget = Budget(timeout)
+        if handle.phase == "accepted":
+            return self._confirm_download(parameters, handle, budget, final)
+        task = tasks.task_for(operation, parameters, tasks.ROOTS[0])   # the shape only (what to read back)
+        return self._settle(operation, parameters, task, handle, budget, final=final)
+
+    def _post(self, handle: Handle, task: dict, budget: Budget):
+        """The POST's reply when it means "ran" (200) or "look at the task" (202, 5xx); None when no answer came.
+
+        Raises: DeviceUnreachable (nothing stored), DeviceFault (refused: a 3xx/4xx).
+        """
+        wait = budget.left(keep=min(SETTLE_RESERVE_SECONDS, 0.4 * budget.seconds))
+        try:
+            # The ACS may wait half of our wait for the session to start; the other half is the session's.
+            reply = self.nbi.post_task(handle.acs_id, task, wait_ms=int(wait * 500), timeout=wait)
+        except OutcomeUncertain:
+            return None
+        if reply.status in (200, 202):
+            return reply
+        error = status_error(reply, sent_task=True)
+        if isinstance(error, OutcomeUncertain):
+            return reply
+        raise error
+
+    def _settle(self, operation: str, parameters: dict, task: dict, handle: Handle, budget: Budget,
+                final: bool) -> dict:
+        """What became of a posted task; see the module docstring's second table."""
+        stored = self._find_task(handle, budget)
+        if stored is not None:
+            handle = handle.with_task(stored)
+            fault = self._fault(f"{handle.acs_id}:task_{handle.task_id}", budget)
+            outcome = self.nbi.delete(self.nbi.task_path(handle.task_id), budget.left())
+            if outcome == "unknown":
+                raise OutcomeUncertain("ACS_SESSION_IN_PROGRESS", "The task is still at the ACS and could not be "
+                                       "withdrawn (the device is in session): it may be running now.",
+                                       pending=handle.pending())
+            if outcome == "deleted":
+                if fault is not None:
+                    raise DeviceFault(*fault_of(fault))
+                raise DeviceUnreachable("ACS_TASK_WITHDRAWN", "The device did not take the task in time; it was "
+                                        "withdrawn from the ACS before it ran.")
+        elif handle.task_id is None and not final and clock.now() - clock.parse_iso(handle.posted) < INSERT_WINDOW:
+            raise OutcomeUncertain("ACS_TASK_NOT_YET_STORED", "The ACS has not stored the task yet; it may still "
+                                   "store and run it.", pending=handle.pending())
+        if not self._informed_since(handle, budget):
+            raise DeviceUnreachable("ACS_TASK_NOT_RUN", "The task is not at the ACS and the device has had no "
+                                    "session since it was posted: it never ran.")
+        return self._after_run(operation, parameters, task, handle, budget)
+
+    def _informed_since(self, handle: Handle, budget: Budget) -> bool:
+        """Whether the device had a session after the task was stored (the task ran in it, or it faulted and
+        would still be stored). Raises OutcomeUncertain when the clocks cannot tell."""
+        found = self._document(handle.acs_id, budget, "_lastInform")
+        inform = tasks.parse_time(found.get("_lastInform"))
+        if handle.task_time is not None:
+            # GenieACS runs a task in a session that started after the task's timestamp (db.ts getDueTasks).
+            return inform is not None and inform > clock.parse_iso(handle.task_time)
+        posted = clock.parse_iso(handle.posted)
+        if inform is None or inform < posted - CLOCK_SKEW:
+            return False
+        if inform > posted + CLOCK_SKEW:
+            return True
+        raise OutcomeUncertain("ACS_CLOCK_UNCLEAR", "The device's last session is too close to the posting to tell "
+                               "whether the task ran in it.", pending=handle.pending())
+
+    def _after_run(self, operation: str, parameters: dict, task: dict, handle: Handle, budget: Budget) -> dict:
+        """The facts of a task that ran; what GenieACS does not prove by ending the task is checked here."""
+        if operation == "firmware_update":
+            raise AwaitingConfirmation("FIRMWARE_ACCEPTED", "The device accepted the download; its result comes "
+                                       "later.", pending=replace(handle, phase="accepted").pending())
         if operation == "sync":
-            return {"configuration": self._configuration(acs_id, deadline)}
-        if operation == "reconf" and task is not None:
-            return {"configuration": {path: value for path, value, *_ in task["parameterValues"]}}
+            found = self._document(handle.acs_id, budget, *tasks.ROOTS)
+            root = next((name for name in tasks.ROOTS if isinstance(found.get(name), dict)), None)
+            return {"configuration": tasks.writable_values(found[root], f"{root}.") if root else {}}
+        if task.get("name") == "setParameterValues":
+            values = {path: value for path, value, *_ in task["parameterValues"]}
+            self._check_applied(handle.acs_id, values, budget)
+            return {"configuration": values} if operation == "reconf" else {}
         return {}
 
+    def _check_applied(self, acs_id: str, values: dict, budget: Budget) -> None:
+        """A parameter the device lacks is skipped without a fault (GenieACS 1.2.10+): read the values back."""
+        found = self._document(acs_id, budget, *values)
+        missing = [path for path in values if not tasks.has_parameter(found, path)]
+        if missing:
+            raise DeviceFault("PARAMETER_NOT_FOUND", f"The device has no {', '.join(missing)}; nothing was set.")
+        different = [path for path, value in values.items() if not tasks.same_value(tasks.value_at(found, path), value)]
+        if different:
+            raise DeviceFault("VALUE_NOT_APPLIED", f"The device reports other values for {', '.join(different)}.")
+
+    def _confirm_download(self, parameters: dict, handle: Handle, budget: Budget, final: bool) -> dict:
+        fault_id = f"{handle.acs_id}:task_{handle.task_id}"
+        fault = self._fault(fault_id, budget)
+        if fault is not None:
+            # Deleting the fault is what stops GenieACS re-sending the Download every 300 s x 2^n.
+            if self.nbi.delete(self.nbi.fault_path(fault_id), budget.left()) == "unknown":
+                raise AwaitingConfirmation("ACS_SESSION_IN_PROGRESS", "The download failed and its fault could not "
+                                           "be cleared yet (the device is in session).", pending=handle.pending())
+            raise DeviceFault(*fault_of(fault))
+        version = tasks.AcsDevice.from_document(self._document(handle.acs_id, budget)).software_version
+        if version is not None and version == parameters.get("version"):
+            return {"software_version": version}
+        message = f"The device reports software version {version!r}, not {parameters.get('version')!r}"
+        if final:
+            raise OutcomeUncertain("FIRMWARE_NOT_CONFIRMED", f"{message}, and no failure was reported.")
+        raise AwaitingConfirmation("FIRMWARE_NOT_YET_CONFIRMED", f"{message} yet.", pending=handle.pending())
+
+    # --- reads ------------------------------------------------------------------------------------
+
     def probe(self, device: DeviceRef, timeout: float) -> bool:
-        query = urlencode({"query": json.dumps({"_id": acs_device_id(device)}), "projection": "_lastInform"})
-        found = self._read(f"{self.base_url}/devices/?{query}", timeout)
-        last_inform = _parse_time(found[0].get("_lastInform")) if found and isinstance(found[0], dict) else None
-        if last_inform is None:
+        found = self._find(device, timeout, unknown_is_offline=True)
+        if found is None or found.last_inform is None:
             return False
         window = timedelta(seconds=2 * device.update_frequency) if device.update_frequency else DEFAULT_ONLINE_WINDOW
-        return clock.now() - last_inform <= window
+        return clock.now() - found.last_inform <= window
 
     def diagnose(self, device: DeviceRef, helper: str, timeout: float) -> dict:
-        deadline = time.monotonic() + timeout
-        acs_id = acs_device_id(device)
-        task = {"name": "refreshObject", "objectName": "Device.DeviceInfo.", "uniqueKey": "fleetline-diagnose"}
-        url = (f"{self.base_url}/devices/{quote(acs_id, safe='')}/tasks?connection_request"
-               f"&timeout={max(1, int(timeout * 500))}")
-        reply = _send("POST", url, task, timeout, sent_task=False)
-        if reply.status == 202:
-            try:
-                self._raise_for_202(reply, acs_id, deadline)
-            except OutcomeUncertain as queued:
-                raise DeviceUnreachable(queued.code, queued.message) from None
-        if not 200 <= reply.status < 300:
-            raise _status_error(reply, sent_task=False)
-        query = urlencode({"query": json.dumps({"_id": acs_id}), "projection": ",".join(DIAGNOSTIC_PARAMETERS)})
-        found = self._read(f"{self.base_url}/devices/?{query}", _remaining(deadline))
-        figures = diagnostic_figures(found[0]) if found and isinstance(found[0], dict) else {}
+        budget = Budget(timeout)
+        found = self._find(device, budget.left())
+        # A read: refresh DeviceInfo (CPU, memory), withdrawn at once when it did not run in time.
+        task = {"name": "refreshObject", "objectName": tasks.check_path(f"{found.root}.DeviceInfo"),
+                "uniqueKey": tasks.unique_key("diagnose", None), "expiry": tasks.expiry_seconds(None, timeout)}
+        handle = Handle(acs_id=found.id, unique_key=task["uniqueKey"], posted=clock.iso(clock.now()))
+        reply = self._post(handle, task, budget)
+        if reply is None or reply.status != 200:
+            handle = handle.with_task(reply.json() if reply else None)
+            self._settle("diagnose", {}, task, handle, budget, final=True)
+        paths = [f"{found.root}.{path}" for path in tasks.DIAGNOSTIC_PARAMETERS]
+        figures = tasks.diagnostic_figures(self._document(found.id, budget, *paths), found.root)
         if not figures:
-            raise DeviceFault("NOT_SUPPORTED", f"The device reports none of {', '.join(DIAGNOSTIC_PARAMETERS)}.")
+            raise DeviceFault("NOT_SUPPORTED", f"The device reports none of {', '.join(paths)}.")
         return figures
 
-    def _raise_for_202(self, reply: _Reply, acs_id: str, deadline: float) -> None:
-        body = reply.json()
-        fault = _fault_in(body)
-        if fault is None and reply.reason.lower() != "task faulted":
-            raise OutcomeUncertain("TASK_QUEUED_AT_ACS", "The ACS queued the task for the device's next session"
-                                   f" ({reply.reason}); the device may still run it.")
-        task_id = body.get("_id") if isinstance(body, dict) else None
-        if fault is None and task_id:
-            fault = self._task_fault(acs_id, task_id, deadline)
-        if task_id:
-            self._delete_task(task_id, deadline)
-        raise DeviceFault(*(fault or ("TASK_FAULTED", "The device answered the task with a fault.")))
+    def _find(self, device: DeviceRef, timeout: float, unknown_is_offline: bool = False) -> tasks.AcsDevice | None:
+        """The device as the ACS knows it, found by the serial number it reports.
 
-    def _task_fault(self, acs_id: str, task_id: str, deadline: float) -> tuple[str, str] | None:
-        query = urlencode({"query": json.dumps({"_id": f"{acs_id}:task_{task_id}"})})
-        try:
-            faults = self._read(f"{self.base_url}/faults/?{query}", _remaining(deadline))
-        except DriverError:
-            return None
-        return _fault_in(faults[0], cwmp_only=False) if faults else None
+        Raises:
+            DeviceUnreachable: ACS_DEVICE_UNKNOWN (it never informed this ACS), or the ACS could not answer.
+            DeviceFault: ACS_DEVICE_AMBIGUOUS (several devices report that serial number).
+        """
+        found = self.nbi.query("devices", {"_deviceId._SerialNumber": device.serial_number}, timeout,
+                               tasks.device_projection())
+        if len(found) > 1 and device.product_class:
+            found = [d for d in found if (d.get("_deviceId") or {}).get("_ProductClass") == device.product_class]
+        if len(found) > 1:
+            raise DeviceFault("ACS_DEVICE_AMBIGUOUS", f"{len(found)} devices at the ACS report serial number "
+                              f"{device.serial_number}.")
+        if not found:
+            if unknown_is_offline:
+                return None
+            raise DeviceUnreachable("ACS_DEVICE_UNKNOWN", f"No device with serial number {device.serial_number} "
+                                    "has informed the ACS.")
+        return tasks.AcsDevice.from_document(found[0])
 
-    def _delete_task(self, task_id: str, deadline: float) -> None:
-        try:
-            _send("DELETE", f"{self.base_url}/tasks/{quote(str(task_id), safe='')}", None, _remaining(deadline),
-                  sent_task=False)
-        except DriverError:
-            pass   # best effort: the fault is reported either way
-
-    def _configuration(self, acs_id: str, deadline: float) -> dict:
-        found = self._read(f"{self.base_url}/devices/?{urlencode({'query': json.dumps({'_id': acs_id})})}",
-                           _remaining(deadline))
+    def _document(self, acs_id: str, budget: Budget, *paths: str) -> dict:
+        found = self.nbi.query("devices", {"_id": acs_id}, budget.left(), tasks.device_projection(*paths))
         if not found:
             raise DeviceFault("ACS_404", "The ACS no longer knows the device.")
-        return writable_values(found[0])
+        return found[0]
 
-    def _read(self, url: str, timeout: float) -> list:
-        reply = _send("GET", url, None, timeout, sent_task=False)
-        if reply.status != 200:
-            raise _status_error(reply, sent_task=False)
-        found = reply.json()
-        if not isinstance(found, list):
-            raise DeviceUnreachable("ACS_BAD_RESPONSE", "The ACS answered a query with something other than a list.")
-        return found
+    def _find_task(self, handle: Handle, budget: Budget) -> dict | None:
+        query = {"_id": handle.task_id} if handle.task_id else {"device": handle.acs_id,
+                                                                "uniqueKey": handle.unique_key}
+        found = self.nbi.query("tasks", query, budget.left())
+        return found[0] if found else None
 
+    def _fault(self, fault_id: str, budget: Budget) -> dict | None:
+        found = self.nbi.query("faults", {"_id": fault_id}, budget.left())
+        return found[0] if found else None
 
-def writable_values(node: dict, prefix: str = "") -> dict:
-    """{parameter path: value} of the writable parameters of a GenieACS device document."""
-    values = {}
-    for key, child in node.items():
-        if key.startswith("_") or not isinstance(child, dict):
-            continue
-        if "_value" in child:
-            if child.get("_writable"):
-                values[prefix + key] = child["_value"]
-        else:
-            values |= writable_values(child, f"{prefix}{key}.")
-    return values
-
-
-def diagnostic_figures(document: dict) -> dict:
-    """cpu_usage, memory_usage, disk_usage (percent) and network_status from a GenieACS device document,
-    each only when its parameters are there."""
-    def value(path: str):
-        node = document
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        found = node.get("_value") if isinstance(node, dict) else None
-        if isinstance(found, str) and path != LINK_STATUS:
-            try:
-                return float(found)
-            except ValueError:
-                return None
-        return None if isinstance(found, bool) else found
-
-    def percent(part, whole) -> float | None:
-        if not isinstance(part, int | float) or not isinstance(whole, int | float) or whole <= 0:
-            return None
-        return round(min(100.0, max(0.0, 100 * part / whole)), 1)
-
-    total, free = value(MEMORY_TOTAL), value(MEMORY_FREE)
-    figures = {"cpu_usage": percent(value(CPU_USAGE), 100),
-               "memory_usage": percent(total - free, total) if all(isinstance(v, int | float) for v in (total, free))
-               else None,
-               "disk_usage": percent(value(DISK_USED), value(DISK_CAPACITY))}
-    link = value(LINK_STATUS)
-    if isinstance(link, str):
-        figures["network_status"] = "connected" if link == "Up" else "disconnected"
-    return {name: figure for name, figure in figures.items() if figure is not None}
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirected POST would be replayed as a GET and could pass for success: surface the 3xx.
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _send(method: str, url: str, payload: dict | None, timeout: float, *, sent_task: bool) -> _Reply:
-    """One HTTP exchange; transport failures become driver errors, every status comes back as a reply."""
-    data = json.dumps(payload).encode() if payload is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
-            return _Reply(response.status, response.reason or "", response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            try:
-                body = error.read()
-            except (OSError, http.client.HTTPException):
-                body = b""
-        return _Reply(error.code, str(error.reason or ""), body)
-    except urllib.error.URLError as error:
-        # urllib raises URLError while connecting or sending: the ACS never got a whole request.
-        raise DeviceUnreachable("ACS_UNREACHABLE", f"Cannot reach the ACS: {error.reason}") from error
-    except TimeoutError as error:
-        raise _after_sending(sent_task, "TIMEOUT", f"The ACS did not answer within {timeout:g} s.") from error
-    except (OSError, http.client.HTTPException) as error:
-        raise _after_sending(sent_task, "CONNECTION_LOST", f"The ACS dropped the connection: {error!r}") from error
-
-
-def _after_sending(sent_task: bool, code: str, message: str) -> DriverError:
-    return OutcomeUncertain(code, message) if sent_task else DeviceUnreachable(code, message)
-
-
-def _status_error(reply: _Reply, *, sent_task: bool) -> DriverError:
-    fault = _fault_in(reply.json())
-    if fault is not None:
-        return DeviceFault(*fault)
-    code, message = f"ACS_{reply.status}", reply.text()
-    if reply.status in (429, 503):
-        return DeviceUnreachable(code, message)
-    if reply.status >= 500:
-        return _after_sending(sent_task, code, message)
-    return DeviceFault(code, message)
-
-
-def _fault_in(body, *, cwmp_only: bool = True) -> tuple[str, str] | None:
-    """(code, message) of a fault document: GenieACS's {"code": "cwmp.9010", "message", "detail"},
-    the same under "fault", or a bare CWMP {"faultCode", "faultString"}.
-
-    In an answer's body only a CWMP code (8000-9999) counts, so that an error body such as a
-    proxy's {"code": "NotFound"} is not taken for the device's fault; the ACS's own fault records
-    (cwmp_only=False) may also hold its non-CWMP codes ("timeout", "script.*").
-    """
-    if not isinstance(body, dict):
-        return None
-    fault = body.get("fault") if isinstance(body.get("fault"), dict) else body
-    detail = fault.get("detail") if isinstance(fault.get("detail"), dict) else {}
-    code = detail.get("faultCode") or fault.get("faultCode") or fault.get("code")
-    if not isinstance(code, str | int) or isinstance(code, bool):
-        return None
-    code = str(code).removeprefix("cwmp.")
-    if not code or (cwmp_only and not _CWMP_CODE.fullmatch(code)):
-        return None
-    message = detail.get("faultString") or fault.get("faultString") or fault.get("message") or "Device fault"
-    return code, str(message)
-
-
-def _parse_time(value):
-    try:
-        return clock.parse_iso(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _remaining(deadline: float) -> float:
-    return max(MIN_FOLLOW_UP_SECONDS, deadline - time.monotonic())
+    def _require_file(self, name: str, budget: Budget) -> None:
+        if not self.nbi.query("files", {"_id": name}, budget.left(), "_id"):
+            raise DeviceFault("ACS_FILE_NOT_FOUND", f"The ACS's file server has no {name}; nothing was sent.")

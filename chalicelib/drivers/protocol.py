@@ -6,6 +6,7 @@ one from `settings.device_driver`. Their fault-code tables live in those modules
 errors they raise, in `errors.py`.
 """
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 # What a driver can carry out (API.md §3); operations.models takes the names from here.
@@ -34,17 +35,35 @@ class DeviceRef:
 
 
 class Driver(Protocol):
-    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
+    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float, *,
+                operation_id: int | None = None, deadline: datetime | None = None) -> dict:
         """Carry out one operation within `timeout` seconds; returns the facts learned.
 
         `parameters`: {"enabled": bool} for debug; {"firmware_image", "version", "url", "checksum"}
         for firmware_update; optionally {"configuration": {path: value}} for reconf; else {}.
+        `operation_id` names the operation at the device's manager (one task per operation, so that a
+        retry replaces rather than adds); after `deadline` nothing sent now may still run.
         Facts: {"software_version"} after firmware_update, {"configuration"} after sync (and after a
         reconf that sent values), {} otherwise.
 
         Raises:
-            DeviceUnreachable, OutcomeUncertain, DeviceFault: see the module docstring.
+            DeviceUnreachable, OutcomeUncertain, AwaitingConfirmation, DeviceFault: see errors.py. An
+                OutcomeUncertain with `pending` is looked at again with `settle`.
             ValueError: an operation name no driver knows (a bug, not a device problem).
+        """
+
+    def settle(self, device: DeviceRef, operation: str, parameters: dict, pending: dict, timeout: float, *,
+               final: bool = False) -> dict:
+        """Learn what became of an operation `execute` (or an earlier `settle`) left uncertain with `pending`.
+
+        Returns the facts, as `execute` does, once the operation ran (or, for a firmware update, once its
+        result is confirmed). `final`: the operation's deadline has passed or this is the last look: withdraw
+        what can still be withdrawn, and leave nothing at the device's manager that would run or retry later.
+
+        Raises:
+            DeviceUnreachable: it never ran (withdrawn before it reached the device): may be sent again.
+            DeviceFault: it ran and failed, or its result is a failure.
+            OutcomeUncertain: still unknown; with `pending` (possibly updated), look again later.
         """
 
     def probe(self, device: DeviceRef, timeout: float) -> bool:

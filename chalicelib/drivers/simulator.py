@@ -33,6 +33,7 @@ hours, always below the alert thresholds of chalicelib/diagnostics/health.py) un
 """
 import hashlib
 import time
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
@@ -97,7 +98,8 @@ class SimulatorBehaviour(BaseModel):
 class SimulatedDriver:
     """The simulated CWMP device; see the module docstring for how a call plays out."""
 
-    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
+    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float, *,
+                operation_id: int | None = None, deadline: datetime | None = None) -> dict:
         check_operation(operation)
         behaviour = _reach(device, timeout)
         if operation == "firmware_update" and not parameters.get("version"):
@@ -112,6 +114,11 @@ class SimulatedDriver:
         if operation == "reconf" and parameters.get("configuration"):
             return {"configuration": dict(parameters["configuration"])}
         return {}
+
+    def settle(self, device: DeviceRef, operation: str, parameters: dict, pending: dict, timeout: float, *,
+               final: bool = False) -> dict:
+        # The simulated device answers at once or not at all: it never leaves anything to look at again.
+        raise OutcomeUncertain("NOTHING_PENDING", "The simulated driver keeps nothing to settle.")
 
     def probe(self, device: DeviceRef, timeout: float) -> bool:
         behaviour = read_behaviour(device.id)
