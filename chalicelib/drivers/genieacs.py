@@ -29,6 +29,7 @@ Settling looks up the task (by its id, else by device and uniqueKey) and its fau
 | no task, and the device informed after it was stored | it ran: as for a 200                                 |
 | no task, and no session since                        | DeviceUnreachable ACS_TASK_NOT_RUN                   |
 | no task, id unknown, posted < INSERT_WINDOW ago      | OutcomeUncertain ACS_TASK_NOT_YET_STORED, pending    |
+| no answer to a lookup (the ACS or a proxy failing)   | OutcomeUncertain with the ACS's code, pending        |
 
 A firmware download ends its task when the device accepts the Download; its result comes later. So a
 download that ran is AwaitingConfirmation (pending), confirmed by `settle`: a fault `<device>:task_<id>`
@@ -36,6 +37,7 @@ download that ran is AwaitingConfirmation (pending), confirmed by `settle`: a fa
 and reported as DeviceFault; the device reporting the image's version is success. Before posting, the
 image must be on the ACS's file server (`GET /files/`), and a device already at that version is done.
 """
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
@@ -54,6 +56,11 @@ INSERT_WINDOW = timedelta(seconds=35)
 CLOCK_SKEW = timedelta(seconds=60)
 # Of a call's budget: held back for settling what the POST left uncertain (a lookup, a fault, a delete).
 SETTLE_RESERVE_SECONDS = 3.0
+
+
+class NeverRan(DeviceUnreachable):
+    """The task left the ACS without running (withdrawn, or never stored): it may be sent again. Any other
+    DeviceUnreachable after posting (the ACS not answering a lookup) tells nothing of the task."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,11 @@ class GenieAcsDriver:
                  "expiry": tasks.expiry_seconds(deadline, fallback=timeout)}
         handle = Handle(acs_id=found.id, unique_key=task["uniqueKey"], posted=clock.iso(clock.now()))
         reply = self._post(handle, task, budget)
-        if reply is not None and reply.status == 200:
-            return self._after_run(operation, parameters, task, handle.with_task(reply.json()), budget)
-        return self._settle(operation, parameters, task, handle.with_task(reply.json() if reply else None),
-                            budget, final=False)
+        handle = handle.with_task(reply.json() if reply else None)
+        with _unknown_unless_answered(handle):
+            if reply is not None and reply.status == 200:
+                return self._after_run(operation, parameters, task, handle, budget)
+            return self._settle(operation, parameters, task, handle, budget, final=False)
 
     def settle(self, device: DeviceRef, operation: str, parameters: dict, pending: dict, timeout: float, *,
                final: bool = False) -> dict:
@@ -110,10 +118,11 @@ class GenieAcsDriver:
         except TypeError:
             raise OutcomeUncertain("UNKNOWN_HANDLE", "Nothing the driver can look up was stored.") from None
         budget = Budget(timeout)
-        if handle.phase == "accepted":
-            return self._confirm_download(parameters, handle, budget, final)
-        task = tasks.task_for(operation, parameters, tasks.ROOTS[0])   # the shape only (what to read back)
-        return self._settle(operation, parameters, task, handle, budget, final=final)
+        with _unknown_unless_answered(handle):
+            if handle.phase == "accepted":
+                return self._confirm_download(parameters, handle, budget, final)
+            task = tasks.task_for(operation, parameters, tasks.ROOTS[0])   # the shape only (what to read back)
+            return self._settle(operation, parameters, task, handle, budget, final=final)
 
     def _post(self, handle: Handle, task: dict, budget: Budget):
         """The POST's reply when it means "ran" (200) or "look at the task" (202, 5xx); None when no answer came.
@@ -148,14 +157,14 @@ class GenieAcsDriver:
             if outcome == "deleted":
                 if fault is not None:
                     raise DeviceFault(*fault_of(fault))
-                raise DeviceUnreachable("ACS_TASK_WITHDRAWN", "The device did not take the task in time; it was "
-                                        "withdrawn from the ACS before it ran.")
+                raise NeverRan("ACS_TASK_WITHDRAWN", "The device did not take the task in time; it was withdrawn "
+                               "from the ACS before it ran.")
         elif handle.task_id is None and not final and clock.now() - clock.parse_iso(handle.posted) < INSERT_WINDOW:
             raise OutcomeUncertain("ACS_TASK_NOT_YET_STORED", "The ACS has not stored the task yet; it may still "
                                    "store and run it.", pending=handle.pending())
         if not self._informed_since(handle, budget):
-            raise DeviceUnreachable("ACS_TASK_NOT_RUN", "The task is not at the ACS and the device has had no "
-                                    "session since it was posted: it never ran.")
+            raise NeverRan("ACS_TASK_NOT_RUN", "The task is not at the ACS and the device has had no session since "
+                           "it was posted: it never ran.")
         return self._after_run(operation, parameters, task, handle, budget)
 
     def _informed_since(self, handle: Handle, budget: Budget) -> bool:
@@ -235,7 +244,8 @@ class GenieAcsDriver:
         reply = self._post(handle, task, budget)
         if reply is None or reply.status != 200:
             handle = handle.with_task(reply.json() if reply else None)
-            self._settle("diagnose", {}, task, handle, budget, final=True)
+            with _unknown_unless_answered(handle):
+                self._settle("diagnose", {}, task, handle, budget, final=True)
         paths = [f"{found.root}.{path}" for path in tasks.DIAGNOSTIC_PARAMETERS]
         figures = tasks.diagnostic_figures(self._document(found.id, budget, *paths), found.root)
         if not figures:
@@ -282,3 +292,15 @@ class GenieAcsDriver:
     def _require_file(self, name: str, budget: Budget) -> None:
         if not self.nbi.query("files", {"_id": name}, budget.left(), "_id"):
             raise DeviceFault("ACS_FILE_NOT_FOUND", f"The ACS's file server has no {name}; nothing was sent.")
+
+
+@contextmanager
+def _unknown_unless_answered(handle: Handle):
+    """After posting, an ACS that cannot answer a lookup leaves the task's fate unknown: never "never ran"."""
+    try:
+        yield
+    except NeverRan:
+        raise
+    except DeviceUnreachable as error:
+        raise OutcomeUncertain(error.code, f"{error.message} Whether the task ran is not known yet.",
+                               pending=handle.pending()) from error

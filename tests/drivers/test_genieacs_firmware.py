@@ -5,6 +5,7 @@ import pytest
 
 from chalicelib.drivers.errors import AwaitingConfirmation, DeviceFault, OutcomeUncertain
 from tests.drivers.conftest import FIRMWARE
+from tests.fakes.genieacs_nbi import Answer
 
 IMAGE = "rt5500-2.5.0.bin"
 
@@ -120,3 +121,11 @@ def test_a_failure_that_cannot_be_cleared_yet_is_looked_at_again(acs):
     with pytest.raises(DeviceFault):
         acs.driver.settle(device, "firmware_update", FIRMWARE, raised.value.pending, timeout=2)
     assert acs.model.faults == {}
+
+
+def test_an_acs_that_cannot_answer_leaves_the_download_awaiting_never_taken_for_not_run(acs):
+    device, acs_id, pending = _accepted(acs)
+    acs.nbi.proxy[("GET", "/faults/")] = Answer(504, b"Gateway Timeout")
+    with pytest.raises(OutcomeUncertain) as raised:
+        acs.driver.settle(device, "firmware_update", FIRMWARE, pending, timeout=2)
+    assert raised.value.pending == pending      # the agent looks again; nothing is sent again

@@ -9,6 +9,7 @@ import pytest
 from chalicelib import clock
 from chalicelib.drivers import genieacs
 from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, OutcomeUncertain
+from tests.fakes.genieacs_nbi import Answer
 
 
 def test_a_reset_the_acs_could_only_queue_is_withdrawn_and_never_runs_later(acs):
@@ -180,3 +181,21 @@ def _deletes_dropped(acs) -> None:
     answer = acs.nbi.answer
     acs.nbi.answer = lambda method, path, query, body: "drop" if method == "DELETE" else answer(method, path,
                                                                                                query, body)
+
+
+def test_an_acs_that_cannot_answer_after_the_post_leaves_the_reset_uncertain_never_taken_for_not_run(acs):
+    # GIVEN a reset the ACS stored, and a proxy failing every later lookup
+    device, acs_id = acs.device(online=False)
+    acs.nbi.proxy[("GET", "/tasks/")] = Answer(502, b"Bad Gateway")
+    # THEN the driver cannot tell: uncertain with a handle, so the agent never sends the reset again
+    with pytest.raises(OutcomeUncertain) as raised:
+        acs.driver.execute(device, "factory", {}, timeout=2, operation_id=15)
+    assert raised.value.code == "ACS_502" and raised.value.pending["task_id"]
+    with pytest.raises(OutcomeUncertain) as again:
+        acs.driver.settle(device, "factory", {}, raised.value.pending, timeout=2)
+    assert again.value.pending == raised.value.pending
+    # AND once the ACS answers again, the look settles it
+    del acs.nbi.proxy[("GET", "/tasks/")]
+    with pytest.raises(DeviceUnreachable) as settled:
+        acs.driver.settle(device, "factory", {}, raised.value.pending, timeout=2)
+    assert settled.value.code == "ACS_TASK_WITHDRAWN"
