@@ -25,6 +25,8 @@ Settling looks up the task (by its id, else by device and uniqueKey) and its fau
 | the task and a fault; DELETE /tasks/<id> answers 200 | DeviceFault with the fault's code ("9002", ...):     |
 |                                                      | deleting the task deletes its fault, so no retry     |
 | the task, no fault; DELETE answers 200               | DeviceUnreachable ACS_TASK_WITHDRAWN: it never ran   |
+| the task, no fault, an NBI without the session lock  | OutcomeUncertain ACS_TASK_QUEUED, pending: deleted   |
+| (GenieACS-Version below 1.2.10), before the deadline | only at the deadline (`final`)                       |
 | the task; DELETE answers 503 or nothing clear        | OutcomeUncertain ACS_SESSION_IN_PROGRESS, pending    |
 | no task, and the device informed after it was stored | it ran: as for a 200                                 |
 | no task, and no session since                        | DeviceUnreachable ACS_TASK_NOT_RUN                   |
@@ -149,6 +151,11 @@ class GenieAcsDriver:
         if stored is not None:
             handle = handle.with_task(stored)
             fault = self._fault(f"{handle.acs_id}:task_{handle.task_id}", budget)
+            if fault is None and not final and not self.nbi.locks_sessions():
+                # Without the session lock a DELETE cannot tell "withdrawn" from "deleted while running": leave
+                # the task (its expiry stops it at the deadline) and look again.
+                raise OutcomeUncertain("ACS_TASK_QUEUED", "The task waits at the ACS for the device's next session.",
+                                       pending=handle.pending())
             outcome = self.nbi.delete(self.nbi.task_path(handle.task_id), budget.left())
             if outcome == "unknown":
                 raise OutcomeUncertain("ACS_SESSION_IN_PROGRESS", "The task is still at the ACS and could not be "

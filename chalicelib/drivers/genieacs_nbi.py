@@ -13,6 +13,7 @@ Reason phrases are never read: HTTP/2 and some proxies drop them.
 """
 import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, DriverError, OutcomeUncertain
 
+VERSION_HEADER = "GenieACS-Version"
 # What a follow-up call (read back, fault lookup, delete) gets at least when the first ones used the budget.
 MIN_CALL_SECONDS = 0.2
 
@@ -42,6 +44,7 @@ class Reply:
     status: int
     reason: str
     body: bytes
+    version: str | None = None    # the GenieACS-Version header every NBI answer carries
 
     def json(self):
         try:
@@ -58,6 +61,13 @@ class Nbi:
 
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
+        self.version: str | None = None   # the last GenieACS-Version seen
+
+    def locks_sessions(self) -> bool:
+        """Whether DELETE takes the device's session lock (503 while in session): GenieACS 1.2.10 and later.
+        Without it (or when the version is unknown) a task deleted during the session that runs it may still run."""
+        numbers = re.findall(r"\d+", (self.version or "").split("-")[0])[:3]
+        return bool(numbers) and tuple(int(n) for n in numbers) >= (1, 2, 10)
 
     def query(self, collection: str, query: dict, timeout: float, projection: str | None = None) -> list:
         """A query's documents. Raises: DriverError when the ACS could not answer it."""
@@ -65,6 +75,7 @@ class Nbi:
         if projection:
             params["projection"] = projection
         reply = send("GET", f"{self.base_url}/{collection}/?{urlencode(params)}", None, timeout, sent_task=False)
+        self.version = reply.version or self.version
         if reply.status != 200:
             raise status_error(reply, sent_task=False)
         found = reply.json()
@@ -120,14 +131,14 @@ def send(method: str, url: str, payload: dict | None, timeout: float, *, sent_ta
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.build_opener(_NoRedirect).open(request, timeout=timeout) as response:
-            return Reply(response.status, response.reason or "", response.read())
+            return Reply(response.status, response.reason or "", response.read(), response.headers.get(VERSION_HEADER))
     except urllib.error.HTTPError as error:
         with error:
             try:
                 body = error.read()
             except (OSError, http.client.HTTPException):
                 body = b""
-        return Reply(error.code, str(error.reason or ""), body)
+        return Reply(error.code, str(error.reason or ""), body, error.headers.get(VERSION_HEADER))
     except urllib.error.URLError as error:
         # urllib raises URLError while connecting or sending: the ACS never got a whole request.
         raise DeviceUnreachable("ACS_UNREACHABLE", f"Cannot reach the ACS: {error.reason}") from error

@@ -40,7 +40,7 @@ class Acs:
         return sum(1 for _, rpc in self.model.rpcs if rpc == name)
 
 
-def _acs(release: str) -> Acs:
+def make_acs(release: str) -> Acs:
     model = FakeGenieAcs(release=release)
     nbi = NbiServer(model).start()
     return Acs(model, nbi, GenieAcsDriver(nbi.url + "/"))
@@ -49,7 +49,7 @@ def _acs(release: str) -> Acs:
 @pytest.fixture
 def acs():
     """GenieACS master (the NBI with the session lock)."""
-    made = _acs("master")
+    made = make_acs("master")
     yield made
     made.nbi.stop()
 
@@ -57,6 +57,6 @@ def acs():
 @pytest.fixture(params=["master", "1.2.9"])
 def any_acs(request):
     """The same test against master and 1.2.9."""
-    made = _acs(request.param)
+    made = make_acs(request.param)
     yield made
     made.nbi.stop()

@@ -81,3 +81,11 @@ def test_an_unknown_operation_sends_nothing(acs):
     with pytest.raises(ValueError):
         acs.driver.execute(device, "format_disk", {}, timeout=2)
     assert acs.nbi.requests == []
+
+
+@pytest.mark.parametrize("version, locks", [("1.2.13", True), ("1.2.10", True), ("1.3.0-dev", True),
+                                            ("1.2.9", False), ("1.1.3", False), (None, False), ("", False)])
+def test_the_session_lock_is_assumed_from_the_genieacs_version_header_only_from_1_2_10(version, locks):
+    nbi = GenieAcsDriver("http://acs.invalid").nbi
+    nbi.version = version
+    assert nbi.locks_sessions() is locks
