@@ -1,9 +1,6 @@
 """The live-status budget of API.md §3: 3 s for the whole request, devices asked concurrently. A device that
 answers well within it shows its fresh status; one that needs more than 3 s keeps its stored status."""
-import time
-
 from chalicelib.operations import live_status
-from tests.factories import BUDGET_SLACK_SECONDS
 
 CONTRACT_BUDGET_SECONDS = 3.0
 # Answers within the part of the budget the probes get (0.5 s of it stores the statuses that changed).
@@ -22,11 +19,8 @@ def test_a_device_answering_within_3_s_is_refreshed_and_one_answering_after_keep
     fleet.behave(prompt["id"], latency_ms=PROMPT_MS)
     fleet.behave(late["id"], latency_ms=LATE_MS)
     # WHEN the list is read with live status
-    started = time.monotonic()
     response = fleet.api.get(f"/inventory_device/?organization={fleet.organization}&update_status=true")
-    elapsed = time.monotonic() - started
-    # THEN the prompt one is Up, the late one keeps Down, and the answer came within the budget
+    # THEN the prompt one is Up and the late one keeps Down (how long the answer took is test_live_status.py's)
     assert response.status_code == 200, response.body
     statuses = {d["id"]: d["status"] for d in response.json_body["results"]}
     assert statuses == {prompt["id"]: "Up", late["id"]: "Down"}
-    assert PROMPT_MS / 1000 <= elapsed < CONTRACT_BUDGET_SECONDS + BUDGET_SLACK_SECONDS
