@@ -21,9 +21,9 @@ from chalicelib.audit.models import AuditQuery
 from chalicelib.device_types.models import DeviceType, DeviceTypeCreate
 from chalicelib.devices.models import DeviceCreate, DeviceListQuery, DevicePatch, DeviceQuery, DeviceReplace
 from chalicelib.diagnostics.models import DiagnosticCreate, DiagnosticListQuery
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.firmware.models import FirmwareImage, FirmwareImageCreate
 from chalicelib.operations.models import OperationListQuery
-from chalicelib.operations.simulator import SimulatorBehaviour
 from chalicelib.organizations.models import Organization, OrganizationCreate
 from chalicelib.telemetry.models import HistoryQuery, HistoryRequest, IngestRequest
 from chalicelib.tokens.models import Token, TokenCreate
