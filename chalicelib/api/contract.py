@@ -16,6 +16,7 @@ from chalicelib.analytics.summary_models import SummaryQuery
 from chalicelib.api import report_schemas as reports
 from chalicelib.api import schemas
 from chalicelib.api.pagination import PageQuery
+from chalicelib.api.reference import DocsQuery
 from chalicelib.api.schemas import page_of
 from chalicelib.audit.models import AuditQuery
 from chalicelib.device_types.models import DeviceType, DeviceTypeCreate
@@ -161,4 +162,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # this document
     ("GET", "/openapi.json"): Op("This API description (OpenAPI 3.1)", "meta", {200: schemas.ApiDescription},
                                  answer="The document; no token needed."),
+    ("GET", "/docs"): Op("The interactive reference of this document (Swagger UI)", "meta", {200: None},
+                         query=DocsQuery, errors=(400,),
+                         description="Open it in a browser; Authorize takes a bearer token for Try it out.",
+                         answer="The page (text/html), or the asset named (JavaScript, CSS); no token needed."),
 }
