@@ -16,6 +16,7 @@ from typing import Literal, get_args
 
 from chalice import Response
 from pydantic import BaseModel, ConfigDict, Field
+from swagger_ui_bundle import swagger_ui_path
 
 ROUTE = "/docs"
 # Swagger UI's own page title would say "Swagger UI"; ours names the API.
@@ -103,8 +104,5 @@ def swagger_ui_version() -> str:
     return _distribution().name.removeprefix("swagger-ui-")
 
 
-@cache
 def _distribution() -> Path:
-    from swagger_ui_bundle import swagger_ui_path   # the package's one export: the distribution's folder
-
-    return Path(swagger_ui_path)
+    return Path(swagger_ui_path)     # the package's one export: the folder of Swagger UI's distribution files
