@@ -57,7 +57,8 @@ def _reason(error: str) -> str:
 
 
 def report(rows: list[Row], errors: list[tuple[str, int]], *, command: str, seconds: int, users: int,
-           load_before: float, locust_version: str) -> str:
+           load_before: float, locust_version: str,
+           settle: str = "from when the first rollups of the demo's week of telemetry were done") -> str:
     """The Markdown of docs/load.md: p50/p99 per endpoint, errors, and each one's ratio to the bare GetItem."""
     base = next((row for row in rows if row.name == GET_ITEM), None)
     lines = [
@@ -65,8 +66,8 @@ def report(rows: list[Row], errors: list[tuple[str, int]], *, command: str, seco
         f"Produced by `{command}` on {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, {os.cpu_count()} CPUs: "
         f"locust {locust_version}, headless, {users} simulated users for {seconds} s with no wait between "
         "requests, over keep-alive connections to `chalice local` on 127.0.0.1, the demo fleet, the agent and "
-        "schedules running (from when the first rollups of the demo's week of telemetry were done), plus one "
-        "more user timing a bare GetItem of a device item on the same moto server in the same run. Latencies in "
+        f"schedules running ({settle}), plus one more user timing a bare GetItem of a device item on the same "
+        "moto server in the same run. Latencies in "
         "ms (locust rounds them: to 10 ms above 100 ms, to 100 ms above 1 s); the ratio is an endpoint's "
         "percentile over the bare GetItem's same percentile (our overhead per request to the stand-in). "
         "Everything shares this machine's cores (load average before the run: "
