@@ -360,3 +360,9 @@ def get_simulator_behaviour(device_id):
 def get_openapi_description():
     from chalicelib.api import openapi  # every model of the API: loaded by this route only (cold start)
     return openapi.document(app.routes, openapi.server_url(app.current_request))
+
+
+@app.route("/docs", methods=["GET"])
+def get_api_reference():
+    from chalicelib.api import reference  # Swagger UI's files: loaded by this route only (cold start)
+    return reference.answer(app.current_request, parse_query(app.current_request, reference.DocsQuery))
