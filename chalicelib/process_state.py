@@ -8,6 +8,7 @@ def forget() -> None:
     from chalicelib.config import get_settings
     from chalicelib.device_types import db as device_types_db
     from chalicelib.operations import queue
+    from chalicelib.organizations import db as organizations_db
     from chalicelib.store import dynamo
     from chalicelib.tokens import service as token_service
 
@@ -17,3 +18,4 @@ def forget() -> None:
     queue.forget_queue_urls()
     drivers.reset_driver()
     device_types_db.forget_cached()
+    organizations_db.forget_known()

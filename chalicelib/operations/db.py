@@ -59,8 +59,8 @@ def read_page(device_id: int, limit: int, offset: int, after: str | None) -> tup
 
 def overdue(now: datetime, limit: int = 100) -> list[dict]:
     """Unfinished operations whose deadline has passed, oldest deadline first."""
-    items, _ = dynamo.query(IndexName="GSI3", Limit=limit,
-                            KeyConditionExpression=Key("GSI3PK").eq("OPEN_OPS") & Key("GSI3SK").lte(clock.iso(now)))
+    condition = Key("GSI3PK").eq(schema.OPEN_OPS_PK) & Key("GSI3SK").lte(clock.iso(now))
+    items, _ = dynamo.query(IndexName="GSI3", Limit=limit, KeyConditionExpression=condition)
     return items
 
 

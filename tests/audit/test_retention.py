@@ -37,7 +37,8 @@ def test_an_entry_is_listed_for_400_days_then_no_more_and_dynamodb_removes_it_th
     body = api.get(f"{AUDIT}?device_id={device['id']}").json_body
     assert (body["count"], body["results"]) == (0, [])
     # AND each is stored to expire 400 days after it was written
-    stored = aws.dynamodb().query(TableName=get_settings().table_name, KeyConditionExpression="PK = :pk",
-                                  ExpressionAttributeValues={":pk": schema.audit_org_pk(organization)})
-    expires = {item["id"]: int(item[schema.TTL_ATTRIBUTE]) for item in stored["Items"]}
+    stored = [item for pk in schema.audit_org_partitions(organization)
+              for item in aws.dynamodb().query(TableName=get_settings().table_name, KeyConditionExpression="PK = :pk",
+                                               ExpressionAttributeValues={":pk": pk})["Items"]]
+    expires = {item["id"]: int(item[schema.TTL_ATTRIBUTE]) for item in stored}
     assert expires == {e["id"]: int((clock.parse_iso(e["at"]) + RETENTION).timestamp()) for e in entries}
