@@ -17,7 +17,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import gevent
-from locust import FastHttpUser, User, constant, events, task
+from locust import FastHttpUser, User, constant, events, stats, task
+from locust.exception import StopUser
 
 from bench.load_report import GET_ITEM, loopback_only
 
@@ -25,6 +26,7 @@ RECORDS_PER_POST = 10
 FLEET = json.loads(open(os.environ["FLEETLINE_LOAD_FLEET"]).read()) if os.environ.get("FLEETLINE_LOAD_FLEET") else {}
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "100000"))
 _sent = itertools.count(1)
+_started = itertools.count(1)
 # Each reboot goes to a device not rebooted yet in this run (a second one would be coalesced into the first).
 _rebootable = itertools.cycle([(org, device) for org, ids in FLEET.get("devices", {}).items() for device in ids])
 
@@ -38,8 +40,16 @@ def only_this_machine(environment, **_):
 
     @environment.events.request.add_listener
     def stop_after_max_requests(**_):
-        if next(_sent) == MAX_REQUESTS:     # once; quit from a greenlet of its own, not the user's
-            gevent.spawn(environment.runner.quit)
+        if next(_sent) == MAX_REQUESTS:     # once; from a greenlet of its own, not the user's
+            gevent.spawn(_stop_then_quit, environment.runner)
+
+
+def _stop_then_quit(runner) -> None:
+    """Stop the users, then quit once the CSV writer, which writes every CSV_STATS_INTERVAL_SEC and not at exit,
+    has written the final figures (a run shorter than one interval would otherwise leave empty files)."""
+    runner.stop()
+    gevent.sleep(stats.CSV_STATS_INTERVAL_SEC + 0.5)
+    runner.quit()
 
 
 class ApiUser(FastHttpUser):
@@ -55,6 +65,8 @@ class ApiUser(FastHttpUser):
         return org, FLEET["tokens"]["organizations"][org], self.rng.choice(FLEET["devices"][org])
 
     def _call(self, name: str, method: str, path: str, token: str, expect: int, body=None) -> None:
+        if next(_started) > MAX_REQUESTS:   # users in flight when the count is reached send nothing more
+            raise StopUser()
         with self.client.request(method, path, name=name, json=body, catch_response=True,
                                  headers={"Authorization": f"Bearer {token}"}) as response:
             if response.status_code != expect:
