@@ -22,10 +22,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-# A bounded mixed load against the local system (started and stopped here), into docs/load.md.
-# LOAD_SECONDS (30), LOAD_THREADS (4), PORT and MOTO_PORT as for make run.
+# locust, headless and bounded, against the local system (started and stopped here), into docs/load.md.
+# LOAD_SECONDS (30), LOAD_THREADS (4), LOAD_MAX_REQUESTS (100000), PORT and MOTO_PORT as for make run.
 load: $(STAMP)
-	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.load_runner
 
 # schemathesis against the local system (started and stopped here) with a valid token, into docs/fuzz.md.
 # FUZZ_EXAMPLES (15 per operation and phase), FUZZ_SEED (1), FUZZ_WORKERS (1), DEMO_DEVICES (60), PORT, MOTO_PORT.

@@ -15,6 +15,7 @@ from chalicelib import (
     device_types,
     devices,
     diagnostics,
+    drivers,
     firmware,
     operations,
     organizations,
@@ -427,15 +428,16 @@ def revoke_token(token_id):
 
 @app.route("/admin/simulator/{device_id}", methods=["PUT"])
 def set_simulator_behaviour(device_id):
-    operations.simulator.require_enabled()   # the route exists only while the simulated driver is in use
-    return operations.simulator.set_behaviour(principal(), parse_id(device_id, "device"),
-                                   parse_body(app.current_request, operations.simulator.SimulatorBehaviour))
+    drivers.simulator_settings.require_enabled()   # the route exists only while the simulated driver is in use
+    return drivers.simulator_settings.set_behaviour(
+        principal(), parse_id(device_id, "device"),
+        parse_body(app.current_request, drivers.simulator.SimulatorBehaviour))
 
 
 @app.route("/admin/simulator/{device_id}", methods=["GET"])
 def get_simulator_behaviour(device_id):
-    operations.simulator.require_enabled()
-    return operations.simulator.get_behaviour(principal(), parse_id(device_id, "device"))
+    drivers.simulator_settings.require_enabled()
+    return drivers.simulator_settings.get_behaviour(principal(), parse_id(device_id, "device"))
 
 
 # --- API description ----------------------------------------------------------------------------------
@@ -444,3 +446,9 @@ def get_simulator_behaviour(device_id):
 def get_openapi_description():
     from chalicelib.api import openapi  # every model of the API: loaded by this route only (cold start)
     return openapi.document(app.routes, openapi.server_url(app.current_request))
+
+
+@app.route("/docs", methods=["GET"])
+def get_api_reference():
+    from chalicelib.api import reference  # Swagger UI's files: loaded by this route only (cold start)
+    return reference.answer(app.current_request, parse_query(app.current_request, reference.DocsQuery))

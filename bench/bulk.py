@@ -355,7 +355,8 @@ def abort_run(client, meter, clock) -> AbortRun:
     """600 devices, 30% failing their reboot, at 6,000 a minute with a 20% threshold: the first slice queues 500,
     the agent carries out one batch of 10, the threshold is crossed; what the next step cancels, and how fast."""
     from chalicelib.bulk import closing, db
-    from chalicelib.operations.simulator import SimulatorBehaviour, set_behaviour
+    from chalicelib.drivers.simulator import SimulatorBehaviour
+    from chalicelib.drivers.simulator_settings import set_behaviour
     from chalicelib.tokens import service as tokens
 
     fleet = BulkFleet()

@@ -4,9 +4,11 @@ in tests and benchmarks), where what was learned about the old one is wrong. The
 
 
 def forget() -> None:
+    from chalicelib import drivers
     from chalicelib.config import get_settings
     from chalicelib.device_types import db as device_types_db
-    from chalicelib.operations import drivers, queue
+    from chalicelib.operations import queue
+    from chalicelib.organizations import db as organizations_db
     from chalicelib.store import dynamo
     from chalicelib.tokens import service as token_service
 
@@ -16,3 +18,4 @@ def forget() -> None:
     queue.forget_queue_urls()
     drivers.reset_driver()
     device_types_db.forget_cached()
+    organizations_db.forget_known()

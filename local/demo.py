@@ -105,7 +105,8 @@ def load_demo(devices: int = DEFAULT_DEVICES, seed: int = DEFAULT_SEED, progress
 
 def make_reboots_fail(platform, device_ids: list[int], share: float = FLAKY_REBOOT_SHARE) -> list[int]:
     """Have the simulator fail every reboot of `share` of the devices, spread evenly over them; their ids."""
-    from chalicelib.operations.simulator import SimulatorBehaviour, set_behaviour
+    from chalicelib.drivers.simulator import SimulatorBehaviour
+    from chalicelib.drivers.simulator_settings import set_behaviour
 
     chosen = [device_id for n, device_id in enumerate(device_ids) if int((n + 1) * share) > int(n * share)]
     for device_id in chosen:

@@ -154,9 +154,9 @@ def main() -> int:
 
         provision()
         # Started before the demo loads, so its start-up overlaps the loading.
-        chalice = Path(sys.executable).parent / "chalice"
-        api = ChildProcess("chalice local", [str(chalice), "local", "--host", HOST, "--port", str(api_port),
-                                             "--stage", STAGE, "--no-autoreload"],
+        # chalice's own CLI, with a listen backlog for concurrent clients (local/chalice_local.py).
+        api = ChildProcess("chalice local", [sys.executable, "-m", "local.chalice_local", "local", "--host", HOST,
+                                             "--port", str(api_port), "--stage", STAGE, "--no-autoreload"],
                            dict(os.environ), STATE_DIR / "api.log", ROOT)
         children.append(api)
 

@@ -1,4 +1,4 @@
-"""The seed's response shapes (seeds/002, API.md §8), folded from hour items: string values, `+00:00` keys.
+"""The original Analytics API's response shapes (API.md §8), folded from hour items: string values, `+00:00` keys.
 
 Every function takes hour items of any number of partitions (a platform token reads one per organization) and
 adds up what shares a key, so the shapes do not care where the items came from. See docs/analytics.md.

@@ -2,7 +2,8 @@
 generated from (chalicelib/api/openapi.py).
 
 An entry names models, never schemas: the query model a route gives parse_query, the body model it gives
-parse_body, and the model of each answer. Error answers follow from what a route takes (openapi.
+parse_body (for the ingest routes, the typed mirror of what they validate record by record), and the model of
+each answer. Error answers follow from what a route takes (openapi.
 error_statuses); `errors` adds the ones its use case raises besides. tests/openapi fails when app.py has a
 route without an entry here, or an entry without a route.
 """
@@ -13,9 +14,11 @@ from pydantic import BaseModel, Field
 
 from chalicelib.analytics.models import AnalyticsQuery, SubscriberQuery
 from chalicelib.analytics.summary_models import SummaryQuery
+from chalicelib.api import record_schemas as records
 from chalicelib.api import report_schemas as reports
 from chalicelib.api import schemas
 from chalicelib.api.pagination import PageQuery
+from chalicelib.api.reference import DocsQuery
 from chalicelib.api.schemas import page_of
 from chalicelib.audit.models import AuditQuery
 from chalicelib.bulk.models import (
@@ -29,11 +32,11 @@ from chalicelib.bulk.models import (
 from chalicelib.device_types.models import DeviceType, DeviceTypeCreate
 from chalicelib.devices.models import DeviceCreate, DeviceListQuery, DevicePatch, DeviceQuery, DeviceReplace
 from chalicelib.diagnostics.models import DiagnosticCreate, DiagnosticListQuery
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.firmware.models import FirmwareImage, FirmwareImageCreate
 from chalicelib.operations.models import OperationListQuery
-from chalicelib.operations.simulator import SimulatorBehaviour
 from chalicelib.organizations.models import Organization, OrganizationCreate
-from chalicelib.telemetry.models import HistoryQuery, HistoryRequest, IngestRequest
+from chalicelib.telemetry.models import HistoryQuery, HistoryRequest
 from chalicelib.tokens.models import Token, TokenCreate
 
 VERSION = "1.0.0"
@@ -77,6 +80,14 @@ def _catalogue(summary: str, model: type[BaseModel]) -> Op:
 def _created(summary: str, body: type[BaseModel], model: type[BaseModel], *errors: int) -> Op:
     return Op(summary, "administration", {201: model}, body=body, idempotent=True, errors=errors,
               answer="Created.")
+
+
+def _ingest(summary: str, batch: type[BaseModel]) -> Op:
+    # The route parses telemetry.models.IngestRequest and validates each record on its own; the body described
+    # is its typed mirror (api/record_schemas.py), so that generated clients build typed records.
+    return Op(summary, "telemetry", {202: reports.IngestResult}, body=batch, idempotent=True,
+              description="Records are validated one by one: a bad one is answered in `rejected` with its index, "
+                          "the others are stored.", answer="Accepted: figures per record.")
 
 
 def _analytics(summary: str, model: type[BaseModel], subscriber: bool = False) -> Op:
@@ -137,10 +148,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                                             {201: reports.DiagnosticEntry}, body=DiagnosticCreate, idempotent=True,
                                             errors=(404,), answer="Stored."),
     # telemetry and connection history (API.md §5, §6)
-    **{("POST", f"/telemetry/{kind}"): Op(f"Ingest {kind.replace('_', ' ')} records", "telemetry",
-                                          {202: reports.IngestResult}, body=IngestRequest, idempotent=True,
-                                          answer="Accepted: figures per record.")
-       for kind in ("connection_events", "app_sessions", "usage")},
+    ("POST", "/telemetry/connection_events"): _ingest("Ingest connection events", records.ConnectionEventBatch),
+    ("POST", "/telemetry/app_sessions"): _ingest("Ingest app sessions", records.AppSessionBatch),
+    ("POST", "/telemetry/usage"): _ingest("Ingest usage records", records.UsageRecordBatch),
     ("POST", "/devices/connections/actions/list"): Op("A device's connection history, by identifier", "telemetry",
                                                       {200: reports.ConnectionHistory}, body=HistoryRequest,
                                                       errors=(404,),
@@ -187,4 +197,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     # this document
     ("GET", "/openapi.json"): Op("This API description (OpenAPI 3.1)", "meta", {200: schemas.ApiDescription},
                                  answer="The document; no token needed."),
+    ("GET", "/docs"): Op("The interactive reference of this document (Swagger UI)", "meta", {200: None},
+                         query=DocsQuery, errors=(400,),
+                         description="Open it in a browser; Authorize takes a bearer token for Try it out.",
+                         answer="The page (text/html), or the asset named (JavaScript, CSS); no token needed."),
 }

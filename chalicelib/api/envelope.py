@@ -9,7 +9,7 @@ from chalicelib.api import auth, ratelimit
 from chalicelib.errors import FleetlineError
 from chalicelib.observability import logger
 
-PUBLIC_ROUTES = frozenset({"/openapi.json"})
+PUBLIC_ROUTES = frozenset({"/openapi.json", "/docs"})
 # Checked here, before a route parses its body, so that a caller without the permission learns nothing
 # but 403. Every route under ADMIN_PREFIX needs `admin` (API.md §9); the others need any one of the
 # permissions listed. Services check again, and finer (a PATCH with operation flags needs devices:operate).

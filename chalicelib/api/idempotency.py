@@ -12,11 +12,12 @@ import base64
 import json
 import zlib
 from collections.abc import Callable
+from functools import cache
 
 from chalice import Response
 
 from chalicelib import aws
-from chalicelib.errors import BadRequest, Conflict, ValidationFailed
+from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable, ValidationFailed
 from chalicelib.store import dynamo, schema
 from chalicelib.store.schema import TTL_ATTRIBUTE
 
@@ -42,6 +43,7 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     )
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
@@ -71,6 +73,9 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     except IdempotencyAlreadyInProgressError:
         raise Conflict("A request with this Idempotency-Key is still in progress.",
                        code="IDEMPOTENCY_IN_PROGRESS") from None
+    except IdempotencyPersistenceLayerError as error:
+        _raise_unavailable(error)
+        raise
     return Response(body=result["body"], status_code=result["status"], headers=result["headers"])
 
 
@@ -88,7 +93,10 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
         IdempotencyConfig,
         idempotent_function,
     )
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+    )
 
     config = IdempotencyConfig(event_key_jmespath="[scope, route, query, body]", expires_after_seconds=window_seconds)
     fresh: list[Response] = []
@@ -114,6 +122,9 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
         result = answer_once(call=call)
     except IdempotencyAlreadyInProgressError:
         return produce()
+    except IdempotencyPersistenceLayerError as error:
+        _raise_unavailable(error)
+        raise
     if fresh:
         return fresh[0]
     if result["body"] is None:
@@ -123,10 +134,29 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
 
 
 def _persistence(layer):
-    """powertools' DynamoDB layer on the single table (PK=IDEMPOTENCY, SK=<hash>), made per call: no client at
-    import (STYLE fact 5)."""
-    return layer(table_name=dynamo.table_name(), key_attr="PK", sort_key_attr="SK",
-                 static_pk_value=schema.IDEMPOTENCY_PK, expiry_attr=TTL_ATTRIBUTE, boto3_client=aws.client("dynamodb"))
+    """powertools' DynamoDB layer on the single table, made per call: no client at import (STYLE fact 5).
+
+    With a sort key, powertools puts every record under one static partition key: two writes of every POST or
+    PATCH with an Idempotency-Key on one key. Its key builder is replaced so that each record has a partition
+    of its own (schema.idempotency_record_key); records are only ever read by their key.
+    """
+    return _spread_records(layer)(table_name=dynamo.table_name(), key_attr="PK", sort_key_attr="SK",
+                                  static_pk_value=schema.IDEMPOTENCY_PK, expiry_attr=TTL_ATTRIBUTE,
+                                  boto3_client=aws.client("dynamodb"))
+
+
+@cache
+def _spread_records(layer):
+    class SpreadRecords(layer):
+        def _get_key(self, idempotency_key: str) -> dict:
+            return {name: {"S": value} for name, value in schema.idempotency_record_key(idempotency_key).items()}
+    return SpreadRecords
+
+
+def _raise_unavailable(error) -> None:
+    """powertools wraps what its store raised: a DynamoDB that stayed throttled or unreachable is our 503."""
+    if isinstance(error.__cause__, ServiceUnavailable):
+        raise error.__cause__ from None
 
 
 def _route(request) -> str:

@@ -32,6 +32,8 @@ ERRORS = {
          "another body.",
     415: "A Content-Type other than application/json (Chalice refuses it on every route, with or without a body).",
     429: "The token's requests per minute are spent; see Retry-After.",
+    503: "A dependency (DynamoDB, KMS) stayed overloaded or unreachable after the retries; nothing was written. "
+         "Send the request again after Retry-After.",
 }
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": "Requests per minute allowed to this token.",
@@ -190,7 +192,7 @@ class _Builder:
         for status, text in ERRORS.items():
             answer = {"description": text,
                       "content": {"application/json": {"schema": self._ref(ErrorBody, "serialization")}}}
-            if status == 429:
+            if status in (429, 503):
                 answer["headers"] = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
             elif status == 401:
                 answer["headers"] = {"WWW-Authenticate": {"description": 'Always `Bearer realm="fleetline"`.',
@@ -215,7 +217,7 @@ def error_statuses(op: Op, args: tuple[str, ...], public: bool) -> set[int]:
     """The error answers an operation can give, from what it takes; plus the ones its entry names."""
     if public:
         return {415, *op.errors}
-    statuses = {401, 403, 415, 429, *op.errors}
+    statuses = {401, 403, 415, 429, 503, *op.errors}
     if op.query is not None or op.body is not None or op.idempotent:
         statuses.add(400)
     if args:

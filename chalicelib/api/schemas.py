@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from chalicelib.audit.models import Action
-from chalicelib.operations.models import OperationName
-from chalicelib.operations.simulator import SimulatorBehaviour
+from chalicelib.drivers.protocol import OperationName
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.tokens.models import Token
 
 Count = Annotated[int, Field(ge=0)]

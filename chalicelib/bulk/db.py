@@ -14,10 +14,10 @@ from decimal import Decimal
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, clock
+from chalicelib import clock
 from chalicelib.audit import db as audit_db
 from chalicelib.bulk.models import COUNTED
-from chalicelib.store import dynamo, schema
+from chalicelib.store import dynamo, schema, sequences
 
 IDS_PER_CHUNK = 1_000
 BULK_FIELDS = ("id", "organization_id", "operation", "parameters", "target", "rollout", "abort", "state",
@@ -33,7 +33,7 @@ class StateConflict(Exception):
 def new_actions(bulk_id: int, record: dict, device_ids: list[int] | None, actor: dict, now: datetime) -> list[dict]:
     """The create transaction's items: bulk item, pacer, device-id chunks, audit entry."""
     stamp = clock.iso(now)
-    bulk = {**schema.bulk_key(bulk_id), **schema.bulk_list_keys(record["organization_id"], bulk_id),
+    bulk = {**schema.bulk_key(bulk_id), **schema.bulk_list_keys(record["organization_id"], bulk_id, stamp),
             **schema.bulk_active_keys(bulk_id), "entity": "BulkOperation", **record, "id": bulk_id,
             "state": "scheduled", "target_count": 0, "expanded": False, "closed": False, "progress": None,
             "abort_reason": None, "requested_by": actor, "created": stamp, "started": None, "finished": None,
@@ -52,7 +52,7 @@ def new_actions(bulk_id: int, record: dict, device_ids: list[int] | None, actor:
 def create(record: dict, device_ids: list[int] | None, actor: dict, now: datetime) -> int:
     # DynamoDB takes no floats (a ramp's factor, an abort threshold).
     stored = json.loads(json.dumps(record), parse_float=Decimal)
-    return dynamo.create_with_new_id("BULK", lambda bulk_id: new_actions(bulk_id, stored, device_ids, actor, now))
+    return sequences.create_with_new_id("BULK", lambda bulk_id: new_actions(bulk_id, stored, device_ids, actor, now))
 
 
 def read(bulk_id: int, with_device_ids: bool = False, consistent: bool = False) -> tuple[dict | None, dict | None,
@@ -153,9 +153,9 @@ def end_round(bulk_id: int, round_number: int, values: dict) -> bool:
 
 def audit_put(bulk: dict, action: str, changes: dict, actor: dict | None, now: datetime) -> dict:
     organization = bulk.get("organization_id")
-    return audit_db.entry_put(int(organization) if organization is not None else None, None, action,
-                              {"bulk_operation_id": {"old": None, "new": int(bulk["id"])}, **changes}, actor, now,
-                              bulk_operation_id=int(bulk["id"]))
+    return audit_db.bulk_entry_put(int(organization) if organization is not None else None, int(bulk["id"]), action,
+                                   {"bulk_operation_id": {"old": None, "new": int(bulk["id"])}, **changes}, actor,
+                                   now)
 
 
 # --- progress shards -------------------------------------------------------------------------------------
@@ -187,13 +187,10 @@ def add_progress(bulk_id: int, deltas: dict[str, int]) -> None:
         return
     key = schema.bulk_progress_key(bulk_id, next(_shards) % schema.BULK_PROGRESS_SHARDS)
     names = {f"#c{i}": state for i, state in enumerate(deltas)}
-    aws.dynamodb().update_item(
-        TableName=dynamo.table_name(), Key=key,
-        UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas)))
-                         + " SET entity = :e, bulk_operation_id = :b",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues={**{f":c{i}": n for i, n in enumerate(deltas.values())}, ":e": "BulkProgress",
-                                   ":b": bulk_id})
+    dynamo.update(key, UpdateExpression="ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(deltas)))
+                  + " SET entity = :e, bulk_operation_id = :b", ExpressionAttributeNames=names,
+                  ExpressionAttributeValues={**{f":c{i}": n for i, n in enumerate(deltas.values())},
+                                             ":e": "BulkProgress", ":b": bulk_id})
 
 
 class ConditionFailed(Exception):
@@ -208,7 +205,7 @@ def _update(key: dict, values: dict, remove: list[str] = (), condition: tuple | 
         expression["ExpressionAttributeNames"] |= names
         expression["ExpressionAttributeValues"] = expression.get("ExpressionAttributeValues", {}) | vals
     try:
-        aws.dynamodb().update_item(TableName=dynamo.table_name(), Key=key, **expression)
+        dynamo.update(key, **expression)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             raise ConditionFailed() from None

@@ -13,7 +13,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from chalicelib import clock
 from chalicelib.bulk import db, targets
-from chalicelib.store import dynamo, schema
+from chalicelib.store import counters, dynamo, schema
 
 WRITES_PER_SHARD = 250           # per second, against our ceiling of 300 on any key
 IDS_PER_READ = 100               # one BatchGetItem
@@ -66,7 +66,9 @@ class Page:
 
 
 def read_page(source: Source, cursor) -> Page:
-    """One page of the target's devices: 100 listed ids, or one Query (up to 1 MB of devices)."""
+    """One page of the target's devices: 100 listed ids, or one Query (up to 1 MB of devices) of a shard of the
+    organization's (or the fleet's) device index, the shards one after another. `cursor`: where the page starts
+    (None: at the beginning)."""
     if source.device_ids:
         start = int(cursor or 0)
         ids = source.device_ids[start:start + IDS_PER_READ]
@@ -74,57 +76,80 @@ def read_page(source: Source, cursor) -> Page:
         devices = sorted((int(d["id"]), int(d["organization_id"])) for d in found if source.matches(d))
         following = start + IDS_PER_READ
         return Page(devices, following if following < len(source.device_ids) else None)
-    if source.organization_id is not None:
-        index, key = "GSI1", Key("GSI1PK").eq(schema.org_devices_pk(source.organization_id))
-    else:
-        index, key = "GSI2", Key("GSI2PK").eq("DEVICES")
-    kwargs = {"IndexName": index, "KeyConditionExpression": key, "ProjectionExpression": "#id, organization_id",
-              "ExpressionAttributeNames": {"#id": "id"}}
+    index, partitions = _index(source)
+    shard, start = (int(cursor[0]), cursor[1]) if cursor else (0, None)
+    kwargs = {"IndexName": index, "KeyConditionExpression": Key(f"{index}PK").eq(partitions[shard]),
+              "ProjectionExpression": "#id, organization_id", "ExpressionAttributeNames": {"#id": "id"}}
     if (condition := source.condition()) is not None:
         kwargs["FilterExpression"] = condition
-    items, last = dynamo.query(**kwargs, **({"ExclusiveStartKey": cursor} if cursor else {}))
-    return Page([(int(i["id"]), int(i["organization_id"])) for i in items], last)
+    items, last = dynamo.query(**kwargs, **({"ExclusiveStartKey": start} if start else {}))
+    following = [shard, last] if last else ([shard + 1, None] if shard + 1 < len(partitions) else None)
+    return Page([(int(i["id"]), int(i["organization_id"])) for i in items], following)
 
 
 def count(source: Source, budget_seconds: float = COUNT_BUDGET_SECONDS) -> tuple[int, list[int], bool]:
-    """(devices in the target, the first FIRST of them, whether the count is complete).
+    """(devices in the target, the first FIRST of them by id, whether the count is complete).
 
     The device counters answer for organization, type and status alone (one BatchGetItem); a firmware image
     filter or listed ids need the devices read, within `budget_seconds`."""
-    counted = counted_by_counters(source)
+    first = _first(source)
+    if (counted := counted_by_counters(source)) is not None:
+        return counted, first, True
     stop_at = time.monotonic() + budget_seconds
-    total, first, cursor = 0, [], None
+    total, cursor = 0, None
     while True:
         page = read_page(source, cursor)
         total += len(page.devices)
-        first += [device_id for device_id, _ in page.devices][:FIRST - len(first)]
         cursor = page.cursor
         if cursor is None:
             return total, first, True
-        if counted is not None and len(first) >= FIRST:
-            return counted, first, True
         if time.monotonic() > stop_at:
-            return (counted, first, True) if counted is not None else (total, first, False)
+            return total, first, False
+
+
+def _first(source: Source) -> list[int]:
+    """The first FIRST devices of the target by id: one Query per shard of the device index, merged."""
+    if source.device_ids:
+        found, cursor = [], None
+        while len(found) < FIRST:
+            page = read_page(source, cursor)
+            found += [device_id for device_id, _ in page.devices]
+            if (cursor := page.cursor) is None:
+                break
+        return sorted(found)[:FIRST]
+    index, partitions = _index(source)
+    items, _ = dynamo.read_merged(index, partitions, FIRST, filter_expression=source.condition())
+    return [int(item["id"]) for item in items]
+
+
+def _index(source: Source) -> tuple[str, list[str]]:
+    """The device index a target's organization (or the fleet) is listed in, and its shards."""
+    if source.organization_id is not None:
+        return "GSI1", schema.org_devices_partitions(source.organization_id)
+    return "GSI2", schema.fleet_devices_partitions()
 
 
 def counted_by_counters(source: Source) -> int | None:
-    """Devices in the target from the device counters, when they cover its filters (None when not)."""
+    """Devices in the target from the device counters, when they cover its filters (None when not): every shard
+    of each type's counter, summed (BatchGetItem, 100 shards a request)."""
     if source.firmware_image is not None or source.device_ids or source.created_by is not None:
         return None
     scopes = [schema.count_scope(source.organization_id, t, source.status) for t in (source.types or (None,))]
-    return sum(int(i.get("count") or 0) for i in dynamo.batch_get([schema.counter_key(s) for s in scopes]))
+    return counters.totals([key for scope in scopes for key in schema.counter_keys(scope)]).get("count", 0)
 
 
 def present_types(source: Source) -> set[int]:
-    """The device types the target's scope holds devices of (type counters, one BatchGetItem): what a firmware
-    image must fit when the target names no type."""
+    """The device types the target's scope holds devices of (from the type counters): what a firmware image must
+    fit when the target names no type."""
     from chalicelib.device_types import db as device_types_db
 
-    known = [t.id for t in device_types_db.list_all()]
-    keys = {schema.counter_key(schema.count_scope(source.organization_id, t, source.status))["PK"]: t for t in known}
-    found = dynamo.batch_get([schema.counter_key(schema.count_scope(source.organization_id, t, source.status))
-                              for t in known])
-    return {keys[item["PK"]] for item in found if int(item.get("count") or 0) > 0}
+    keyed = [(key, t.id) for t in device_types_db.list_all()
+             for key in schema.counter_keys(schema.count_scope(source.organization_id, t.id, source.status))]
+    types = {key["PK"]: type_id for key, type_id in keyed}
+    counts: dict[int, int] = {}
+    for item in dynamo.batch_get([key for key, _ in keyed]):
+        counts[types[item["PK"]]] = counts.get(types[item["PK"]], 0) + int(item.get("count") or 0)
+    return {type_id for type_id, count in counts.items() if count > 0}
 
 
 def expand(bulk: dict, pacer: dict, source: Source, until: float) -> bool:

@@ -59,7 +59,7 @@ def list_bulk_operations(principal: Principal, state: str | None, limit: int, of
     items, more, count = db.list_page(principal.organization_id, state, limit, offset, after)
     pacers, ids, counts = db.companions(items)
     views = [view(i, pacers.get(int(i["id"])), counts.get(int(i["id"]), {}), ids.get(int(i["id"]))) for i in items]
-    return views, more, count, schema.bulk_sort_value(int(items[-1]["id"])) if items else None
+    return views, more, count, schema.bulk_sort_value(items[-1]["created"], int(items[-1]["id"])) if items else None
 
 
 def list_devices(principal: Principal, bulk_id: int, state: str | None, limit: int, offset: int,

@@ -5,7 +5,6 @@ a slice done twice queues nothing twice), then follows its operation: every tran
 it in the same transaction (operations/db.py target_update). While `queued` it also sits in a sparse index per
 shard, which is what cancel and abort read.
 """
-import heapq
 from datetime import datetime
 
 from boto3.dynamodb.conditions import Attr, Key
@@ -38,31 +37,27 @@ def page(bulk_id: int, states: tuple[str, ...] | None, limit: int, offset: int,
          cursor: str | None) -> tuple[list[dict], bool]:
     """A page of targets by device id, merged from the shards (one Query each); `states` filters."""
     condition = Attr("state").is_in(list(states)) if states else None
-    wanted = offset + limit
-    merged, more = [], False
-    for shard in SHARDS:
-        items, shard_more = dynamo.read_page(None, schema.bulk_target_partition(bulk_id, shard), wanted,
-                                             after=cursor, filter_expression=condition)
-        merged.append(items)
-        more |= shard_more
-    ordered = list(heapq.merge(*merged, key=lambda item: item["SK"]))
-    return ordered[offset:wanted], more or len(ordered) > wanted
+    return dynamo.read_merged(None, _partitions(bulk_id), limit, offset=offset, after=cursor,
+                              filter_expression=condition)
 
 
 def queued(bulk_id: int) -> list[dict]:
     """Every target whose operation is queued (the sparse index, one Query per shard and page)."""
-    return [item for shard in SHARDS for item in dynamo.query_all(
-        IndexName="GSI1", KeyConditionExpression=Key("GSI1PK").eq(schema.bulk_queued_pk(bulk_id, shard)))]
+    return dynamo.query_merged([schema.bulk_queued_pk(bulk_id, shard) for shard in SHARDS],
+                               lambda pk: Key("GSI1PK").eq(pk), index="GSI1")
 
 
 def recount(bulk_id: int) -> dict[str, int]:
     """Targets by state, read whole (one Query per shard and MB): the exact figures a final progress shows."""
     counts: dict[str, int] = {}
-    for shard in SHARDS:
-        for item in dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.bulk_target_partition(bulk_id, shard)),
-                                     ProjectionExpression="#s", ExpressionAttributeNames={"#s": "state"}):
-            counts[item["state"]] = counts.get(item["state"], 0) + 1
+    for item in dynamo.query_merged(_partitions(bulk_id), lambda pk: Key("PK").eq(pk), ProjectionExpression="#s",
+                                    ExpressionAttributeNames={"#s": "state"}):
+        counts[item["state"]] = counts.get(item["state"], 0) + 1
     return counts
+
+
+def _partitions(bulk_id: int) -> list[str]:
+    return [schema.bulk_target_partition(bulk_id, shard) for shard in SHARDS]
 
 
 def leave_pending(bulk_id: int, device_id: int, state: str, now: datetime, operation_id: int | None = None,

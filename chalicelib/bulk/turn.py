@@ -12,12 +12,10 @@ from datetime import datetime
 from chalicelib import clock
 from chalicelib.bulk import targets
 from chalicelib.devices import db as devices_db
-from chalicelib.errors import FleetlineError
+from chalicelib.errors import FleetlineError, ServiceUnavailable
 from chalicelib.operations import service as operations
 from chalicelib.operations.models import UNFINISHED
-from chalicelib.store import dynamo, schema
-
-ATTEMPTS = 5
+from chalicelib.store import dynamo, retries, schema
 
 
 @dataclass
@@ -30,7 +28,16 @@ def take(bulk: dict, target: dict, device: dict | None, wanted: dict[str, dict],
     """Give one pending target its turn; `device` is the stored device item (None: it is gone)."""
     bulk_id, device_id = int(bulk["id"]), int(target["device_id"])
     actor = dynamo.plain(bulk["requested_by"])
-    for _ in range(ATTEMPTS):
+    try:
+        return _take(bulk_id, bulk, device_id, device, wanted, image, actor, now)
+    except ServiceUnavailable:   # written by others at every attempt: passed over, not held up
+        return _skip(bulk_id, device_id, {"code": "DEVICE_KEPT_CHANGING",
+                                          "message": "The device was written by others at every attempt."}, now)
+
+
+def _take(bulk_id: int, bulk: dict, device_id: int, device: dict | None, wanted: dict[str, dict], image, actor: dict,
+          now: datetime) -> Outcome:
+    for _ in retries.attempts(retries.OPTIMISTIC_ATTEMPTS, "a device's turn"):
         if reason := _passed_over(bulk, device, image):
             return _skip(bulk_id, device_id, reason, now)
         record = {k: v for k, v in device.items() if k not in devices_db.KEY_ATTRIBUTES and k != "entity"}
@@ -57,8 +64,7 @@ def take(bulk: dict, target: dict, device: dict | None, wanted: dict[str, dict],
                 return Outcome(None)   # its turn was taken before (a round redone after a crash)
             # Read strongly consistent: the slice's BatchGetItem may have been stale, and so would a second look.
             device = dynamo.get(schema.device_key(device_id), consistent=True)
-    return _skip(bulk_id, device_id, {"code": "DEVICE_KEPT_CHANGING",
-                                      "message": "The device was written by others at every attempt."}, now)
+    raise AssertionError("unreachable: attempts() raises when spent")
 
 
 def _passed_over(bulk: dict, device: dict | None, image) -> dict | None:

@@ -14,13 +14,14 @@ def device_etag(item: dict) -> str:
     return etag(int(item["id"]), int(item["version"]))
 
 
-def get_visible(principal: Principal, device_id: int) -> dict:
-    """The stored device item if the caller may see it.
+def get_visible(principal: Principal, device_id: int, consistent: bool = False) -> dict:
+    """The stored device item if the caller may see it (`consistent`: as last written, for a write retried
+    after another writer's).
 
     Raises:
         NotFound: unknown, or another organization's (never reveal that it exists).
     """
-    item = db.get(device_id)
+    item = db.get(device_id, consistent)
     if item is None or not principal.can_see(int(item["organization_id"])):
         raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND")
     return item

@@ -20,6 +20,8 @@ from chalicelib.devices.models import (
 from chalicelib.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed, field_problem
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
+from chalicelib.organizations import db as organizations_db
+from chalicelib.store import retries
 from chalicelib.store.dynamo import plain
 from chalicelib.tokens.models import Principal
 
@@ -29,8 +31,6 @@ WRITABLE_DEFAULTS = {"is_active": True, "status": "Down"}
 DEFAULTS = {**WRITABLE_DEFAULTS, "debug": False, "firmware_image_is_pending": False}
 # Taken from the device type unless the client sends them.
 INHERITED = ("manufacturer", "product_class")
-# Optimistic-concurrency retries for writes without If-Match (last write wins, never half-applied).
-WRITE_ATTEMPTS = 5
 
 
 def view(item: dict, pending: bool = False) -> dict:
@@ -113,8 +113,8 @@ def delete_device(principal: Principal, device_id: int) -> None:
     from chalicelib.operations.service import unfinished_dispatched
 
     principal.require("devices:write")
-    for _ in range(WRITE_ATTEMPTS):
-        item = get_visible(principal, device_id)
+    for attempt in retries.attempts(retries.OPTIMISTIC_ATTEMPTS, "deleting this device"):
+        item = get_visible(principal, device_id, consistent=attempt > 0)
         if unfinished_dispatched(item):
             raise Conflict("An operation on this device is with the device and not finished; delete it after.",
                            code="OPERATION_IN_PROGRESS")
@@ -126,7 +126,6 @@ def delete_device(principal: Principal, device_id: int) -> None:
             return
         except db.VersionChanged:
             continue
-    raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
 
 
 def _update(principal: Principal, device_id: int, fields: dict, if_match: str | None,
@@ -137,8 +136,10 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
     written = set(fields) - ({"firmware_image"} if (flags or {}).get("firmware_image_is_pending") else set())
     if written or not flags:
         principal.require("devices:write")
-    for _ in range(WRITE_ATTEMPTS):
-        old = get_visible(principal, device_id)
+    # Without If-Match the last write wins: a write that finds the device changed since its read reads it
+    # again and re-applies the request, a bounded number of times (then 503, never 412: API.md §1).
+    for attempt in retries.attempts(retries.OPTIMISTIC_ATTEMPTS, "updating this device"):
+        old = get_visible(principal, device_id, consistent=attempt > 0)
         check_if_match(if_match, device_etag(old))
         current = {k: v for k, v in old.items() if k not in db.KEY_ATTRIBUTES and k != "entity"}
         new = _apply(principal, dict(current), fields, sent)
@@ -162,7 +163,7 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
         operations.enqueue(device_id, plan.operation_ids)
         metrics.add_metric(name=DEVICES_UPDATED, unit="Count", value=1)
         return view(new), device_etag(new)
-    raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
+    raise AssertionError("unreachable: attempts() raises when spent")
 
 
 def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[str]) -> dict:
@@ -181,7 +182,9 @@ def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[st
         if not principal.can_see(organization_id):
             raise Forbidden(f"Organization {organization_id} is outside this token's scope.",
                             code="ORGANIZATION_FORBIDDEN")
-        # Whether it exists is checked inside the write transaction (devices/db.py).
+        if not organizations_db.exists(organization_id):
+            raise ValidationFailed("Unknown organization.",
+                                   details=[field_problem("organization_id", "no such organization")])
     if "type" in fields:
         device_type = device_types_db.get_cached(record["type"])
         if device_type is None:

@@ -13,7 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chalicelib import aws, clock
+from chalicelib import clock
 from chalicelib.audit import db as audit_db
 from chalicelib.operations.models import DEADLINE_MINUTES, DEFAULT_DEADLINE_MINUTES, PUBLIC_FIELDS
 from chalicelib.store import dynamo, schema
@@ -91,8 +91,8 @@ def postpone_resend(item: dict, now: datetime) -> None:
     send_at = clock.iso(now + timedelta(seconds=RESEND_AFTER_SECONDS * 2 ** resends))
     keys = schema.outbox_keys(send_at, int(item["device_id"]), int(item["id"]))
     try:
-        aws.dynamodb().update_item(
-            TableName=dynamo.table_name(), Key=schema.operation_key(int(item["device_id"]), int(item["id"])),
+        dynamo.update(
+            schema.operation_key(int(item["device_id"]), int(item["id"])),
             UpdateExpression="SET GSI2SK = :at, resends = :n",
             ConditionExpression="attribute_exists(GSI2PK) AND #state = :queued",
             ExpressionAttributeNames={"#state": "state"},

@@ -1,11 +1,9 @@
 """Remote operations (API.md §3): names, states, the queue message and request models."""
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.pagination import PageQuery
+from chalicelib.drivers.protocol import OperationName  # noqa: F401 (re-exported: the names drivers carry out)
 
-OperationName = Literal["reboot", "factory", "device_factory", "sync", "reconf", "debug", "firmware_update"]
 # The order in which the operations of one PATCH are queued: wipe first, then install, configure, reboot last.
 QUEUE_ORDER: tuple[str, ...] = ("factory", "device_factory", "firmware_update", "reconf", "sync", "debug", "reboot")
 # Never sent twice once the device may have received them: an uncertain outcome is final.

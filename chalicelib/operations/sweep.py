@@ -5,7 +5,6 @@ per shard and page, and pages through everything due rather than a fixed number 
 leaves (a backlog after an outage), the next minute's sweep finds.
 """
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +12,7 @@ from chalicelib import clock
 from chalicelib.observability import OPERATIONS_RESENT, metrics
 from chalicelib.operations import db, dispatch, queue
 from chalicelib.operations.models import UNFINISHED
+from chalicelib.store import dynamo
 from chalicelib.store.schema import OPERATION_SHARDS
 
 # Seconds kept back from the Lambda's remaining time (the last transition, and the bulk settle after the sweep).
@@ -32,8 +32,8 @@ def run(now: datetime | None = None, context=None) -> Swept:
     now = now or clock.now()
     budget = (context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS) if context else DEFAULT_BUDGET_SECONDS
     until = time.monotonic() + max(1.0, budget)
-    with ThreadPoolExecutor(max_workers=OPERATION_SHARDS) as pool:
-        results = list(pool.map(lambda shard: _sweep_shard(shard, now, until), range(OPERATION_SHARDS)))
+    results = dynamo.parallel([lambda shard=shard: _sweep_shard(shard, now, until)
+                               for shard in range(OPERATION_SHARDS)])
     swept = Swept(sum(r.timed_out for r in results), sum(r.resent for r in results))
     if swept.resent:
         metrics.add_metric(name=OPERATIONS_RESENT, unit="Count", value=swept.resent)
@@ -70,6 +70,9 @@ def _time_out(entry: dict) -> bool:
     if device is None or entry["state"] not in UNFINISHED:
         return False
     try:
+        if entry["state"] == "dispatched" and entry.get("settlement"):
+            # The driver left it uncertain: withdraw or confirm it at the ACS first, for good (dispatch.settle).
+            return dispatch.settle(device, entry, final=True) == "timed_out"
         state = dispatch.conclude(device, entry, "timed_out",
                                   dispatch.failure("DEADLINE_EXCEEDED", "Not finished within its deadline.", entry), {})
     except db.StateChanged:

@@ -49,13 +49,20 @@ def read_change_log(state: dict[str, dict], bound: str, quota: int) -> tuple[lis
 
 def read_device_changes(state: dict[str, dict], bound: str, quota: int) -> tuple[list[DeviceChange] | None,
                                                                                dict[str, str], bool]:
-    """Devices whose summary rows may have changed, from the fleet-wide audit trail (GSI2 "AUDIT", oldest
+    """Devices whose summary rows may have changed, from the fleet-wide audit trail (GSI2, oldest
     first). None on the very first run, which has no watermark: the caller then reads the whole fleet once."""
     watermark = state.get(DEVICES_WATERMARK)
     if watermark is None:
         return None, {DEVICES_WATERMARK: bound}, False
-    entries, more = db.query_after("AUDIT", watermark["position"], bound, quota, index="GSI2",
-                                   attributes=("GSI2SK", "device_id", "organization_id", "action", "changes"))
+    # The fleet's trail is sharded: each shard is read from the same position and the merge cut at `quota`, so
+    # one position still says what was taken (every entry before it was in some shard's first `quota`).
+    entries, more = [], False
+    for pk in schema.audit_fleet_partitions():
+        shard, left = db.query_after(pk, watermark["position"], bound, quota, index="GSI2",
+                                     attributes=("GSI2SK", "device_id", "organization_id", "action", "changes"))
+        entries, more = entries + shard, more or left
+    entries.sort(key=lambda entry: entry["GSI2SK"])
+    entries, more = entries[:quota], more or len(entries) > quota
     found: dict[int, set[int]] = {}
     created: dict[int, dict | None] = {}
     for entry in entries:
@@ -80,5 +87,6 @@ DEVICE_FIELDS = ("id", "organization_id", "name", "type", "serial_number", "iden
 
 
 def whole_fleet() -> list[dict]:
-    """Every device (GSI2 "DEVICES"), the fields a summary row needs: the first run's starting point."""
-    return db.query("DEVICES", index="GSI2", attributes=DEVICE_FIELDS)
+    """Every device (the GSI2 shards of the fleet), the fields a summary row needs: the first run's starting point."""
+    return [device for pk in schema.fleet_devices_partitions()
+            for device in db.query(pk, index="GSI2", attributes=DEVICE_FIELDS)]

@@ -140,8 +140,9 @@ def run_round(now: datetime) -> Round:
         for organization_id in organizations - {info.organization_id}:
             work[organization_id].moved_away.add(device_id)
     for name, item in state.items():
-        if name.startswith("ORG#") and item.get("wake_at") and clock.parse_iso(item["wake_at"]) <= now:
-            work[int(name.removeprefix("ORG#"))]   # its figures change now without new records
+        organization_id = schema.rollup_state_organization(name)
+        if organization_id is not None and item.get("wake_at") and clock.parse_iso(item["wake_at"]) <= now:
+            work[organization_id]   # its figures change now without new records
     result = Round(changes=len(entries), device_changes=len(resyncs), more=more_changes or more_devices)
     per_organization: dict[int, dict] = {}
     wakes: dict[int, str | None] = {}
