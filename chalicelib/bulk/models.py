@@ -200,7 +200,8 @@ class BulkOperation(_View):
     rollout: dict[str, Any]
     abort: dict[str, Any] | None
     state: State
-    target_count: int = Field(description="Devices in the target; while `scheduled`, those found so far")
+    target_count: int = Field(description="Devices in the target: fixed once it is expanded (`in_progress`); while "
+                                          "`scheduled`, as the request counted them (or those found so far)")
     progress: Progress
     current_rate_per_minute: int
     abort_reason: AbortReason | None

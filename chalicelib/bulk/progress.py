@@ -100,7 +100,10 @@ def view(bulk: dict, pacer: dict | None, counts: dict) -> dict:
 
 
 def target_count(bulk: dict, pacer: dict | None) -> int:
-    """Final once the target is expanded; until then, the devices found so far."""
+    """Final once the target is expanded; until then, the count the request made (listed devices, or the device
+    counters), else the devices found so far."""
     if bulk.get("expanded") or pacer is None:
         return int(bulk.get("target_count") or 0)
+    if bulk.get("estimated_target_count") is not None:
+        return int(bulk["estimated_target_count"])
     return int(pacer.get("expanded_count") or 0)

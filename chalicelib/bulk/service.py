@@ -10,6 +10,9 @@ from chalicelib.tokens.models import Principal
 
 # Listed device ids a 422 names at most.
 NAMED = 10
+# The public bulk operation, in API.md §11's order.
+VIEW_FIELDS = ("id", "operation", "parameters", "target", "rollout", "abort", "state", "target_count", "progress",
+               "current_rate_per_minute", "abort_reason", "requested_by", "created", "started", "finished")
 
 
 def create_bulk_operation(principal: Principal, body: BulkOperationCreate) -> tuple[int, dict]:
@@ -34,11 +37,11 @@ def create_bulk_operation(principal: Principal, body: BulkOperationCreate) -> tu
         return 200, {"dry_run": True, "operation": body.operation, "parameters": body.parameters,
                      "target": _shown_target(described, target.device_ids), "target_count": count,
                      "target_count_complete": complete, "device_ids": first}
-    _not_empty(source, devices)
+    estimate = _counted(source, devices)
     now = clock.now()
     record = {"organization_id": organization_id, "operation": body.operation, "parameters": body.parameters,
               "target": described, "rollout": body.rollout.model_dump(),
-              "abort": body.abort.model_dump() if body.abort else None}
+              "abort": body.abort.model_dump() if body.abort else None, "estimated_target_count": estimate}
     bulk_id = db.create(record, target.device_ids, principal.actor(), now)
     queue.send_round(bulk_id, 0)   # if SQS refuses, the revival schedule sends it
     metrics.add_metric(name=BULK_OPERATIONS_CREATED, unit="Count", value=1)
@@ -122,13 +125,12 @@ def _change(principal: Principal, bulk_id: int, leaving: tuple[str, ...], to, ac
 
 def view(bulk: dict, pacer: dict | None, counts: dict, device_ids: list[int] | None) -> dict:
     """The public bulk operation."""
-    shown = {name: dynamo.plain(bulk.get(name)) for name in db.BULK_FIELDS if name != "organization_id"}
-    shown["target"] = _shown_target(shown["target"], device_ids)
-    shown["target_count"] = progress.target_count(bulk, pacer)
-    shown["progress"] = progress.view(bulk, pacer, counts)
+    stored = {name: dynamo.plain(bulk.get(name)) for name in db.BULK_FIELDS}
     rate = int(pacer.get("rate") or 0) if pacer is not None and bulk["state"] == "in_progress" else 0
-    shown["current_rate_per_minute"] = rate
-    return shown
+    computed = {"target": _shown_target(stored["target"], device_ids),
+                "target_count": progress.target_count(bulk, pacer), "progress": progress.view(bulk, pacer, counts),
+                "current_rate_per_minute": rate}
+    return {name: computed[name] if name in computed else stored[name] for name in VIEW_FIELDS}
 
 
 def _shown_target(described: dict, device_ids: list[int] | None) -> dict:
@@ -205,13 +207,19 @@ def _check_firmware(image_id: int, source: expansion.Source, devices: list[dict]
                                                        f"{', '.join(map(str, unfit))}")])
 
 
-def _not_empty(source: expansion.Source, devices: list[dict]) -> None:
+def _counted(source: expansion.Source, devices: list[dict]) -> int | None:
+    """The target's devices as the request can count them (listed devices, or the device counters): what
+    `target_count` shows until the target is expanded; None when a firmware image filter leaves it open.
+
+    Raises:
+        ValidationFailed: EMPTY_TARGET, no device matches (with a firmware image filter: none in its organization,
+            types and status, which that filter can only narrow).
+    """
     if devices:
-        empty = not any(source.matches(d) for d in devices)
+        counted = sum(1 for d in devices if source.matches(d))
     else:
-        # The device counters of organization, type and status: a firmware image filter can only narrow them.
-        scope = expansion.Source(source.organization_id, source.types, source.status)
-        empty = expansion.counted_by_counters(scope) == 0
-    if empty:
+        counted = expansion.counted_by_counters(expansion.Source(source.organization_id, source.types, source.status))
+    if counted == 0:
         raise ValidationFailed("The target holds no device.", code="EMPTY_TARGET",
                                details=[field_problem("target", "no device matches")])
+    return counted if devices or source.firmware_image is None else None

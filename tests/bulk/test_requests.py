@@ -8,8 +8,8 @@ from tests.operations.conftest import queue_depth
 
 PROGRESS_ZERO = {"pending": 0, "queued": 0, "dispatched": 0, "succeeded": 0, "failed": 0, "timed_out": 0,
                  "cancelled": 0, "skipped": 0}
-VIEW_FIELDS = {"id", "operation", "parameters", "target", "rollout", "abort", "state", "target_count", "progress",
-               "current_rate_per_minute", "abort_reason", "requested_by", "created", "started", "finished"}
+VIEW_FIELDS = ["id", "operation", "parameters", "target", "rollout", "abort", "state", "target_count", "progress",
+               "current_rate_per_minute", "abort_reason", "requested_by", "created", "started", "finished"]
 
 
 def bulk_messages() -> int:
@@ -23,14 +23,14 @@ def test_create_answers_at_once_and_leaves_the_work_to_the_background(fleet, rol
     created = rollouts.start(rollout(fleet, rollout={"max_per_minute": 50, "ramp": {
         "base_per_minute": 5, "increment_factor": 2, "every_succeeded": 10}}, abort={"failure_threshold_percent": 20}))
 
-    assert set(created) == VIEW_FIELDS
+    assert list(created) == VIEW_FIELDS   # API.md §11's order
     assert created | {"id": None, "created": None, "requested_by": None} == {
         "id": None, "operation": "reboot", "parameters": {}, "target": {"organization_id": fleet.organization},
         "rollout": {"max_per_minute": 50, "ramp": {"base_per_minute": 5, "increment_factor": 2.0,
                                                    "every_succeeded": 10}},
-        "abort": {"failure_threshold_percent": 20.0, "min_finished": 10}, "state": "scheduled", "target_count": 0,
-        "progress": PROGRESS_ZERO, "current_rate_per_minute": 0, "abort_reason": None, "requested_by": None,
-        "created": None, "started": None, "finished": None}
+        "abort": {"failure_threshold_percent": 20.0, "min_finished": 10}, "state": "scheduled", "target_count": 3,
+        "progress": PROGRESS_ZERO | {"pending": 3}, "current_rate_per_minute": 0, "abort_reason": None,
+        "requested_by": None, "created": None, "started": None, "finished": None}
     assert created["requested_by"]["name"] == "platform"
     # Nothing was sent to any device in the request: one round asked of the background, no operation.
     assert queue_depth() == before and bulk_messages() == 1

@@ -145,7 +145,7 @@ def test_devices_deleted_or_moved_before_their_turn_are_skipped(fleet, rollouts)
     elsewhere = fleet.api.organization()
     bulk = rollouts.start(rollout(fleet))
     rollouts.act(bulk["id"], "pause")
-    rollouts.run(bulk["id"], until=lambda b: b["target_count"] == 3, rounds=1)   # expanded: the target is fixed
+    rollouts.run(bulk["id"], until=lambda b: b["started"] is not None, rounds=2)   # expanded: the target is fixed
     assert fleet.api.delete(f"/inventory_device/{deleted['id']}/").status_code == 204
     fleet.request(moved["id"], {"organization_id": elsewhere})
 
