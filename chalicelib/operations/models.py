@@ -3,7 +3,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.pagination import PageQuery
+from chalicelib.paging import PageQuery
 
 OperationName = Literal["reboot", "factory", "device_factory", "sync", "reconf", "debug", "firmware_update"]
 # The order in which the operations of one PATCH are queued: wipe first, then install, configure, reboot last.

@@ -29,6 +29,12 @@ def get(organization_id: int) -> Organization | None:
     return from_item(item) if item else None
 
 
+def find_by_name(name: str) -> int | None:
+    """The id of the organization named `name` (any case), from its name guard."""
+    guard = dynamo.get(schema.organization_name_guard_key(name))
+    return int(guard["organization_id"]) if guard else None
+
+
 def list_all() -> list[Organization]:
     return [from_item(i) for i in dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("ORGS"))]
 

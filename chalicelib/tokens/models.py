@@ -5,12 +5,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.errors import Forbidden
+from chalicelib.ids import Id, whole
 
 Permission = Literal[
     "devices:read", "devices:write", "devices:operate", "diagnostics:read", "diagnostics:write",
     "reports:read", "analytics:overview", "analytics:subscriber", "telemetry:write", "admin",
 ]
 PERMISSIONS: tuple[str, ...] = Permission.__args__
+MAX_RATE_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,9 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100)
-    organization_id: int | None = Field(default=None, ge=1)
+    organization_id: Id | None = None
     permissions: list[Permission] = Field(min_length=1, max_length=len(PERMISSIONS))
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    rate_limit_per_minute: whole(1, MAX_RATE_LIMIT) | None = None
 
     @field_validator("permissions")
     @classmethod
