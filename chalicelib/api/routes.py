@@ -45,7 +45,7 @@ class Access:
             for permission in self.needs:
                 principal.require(permission)
         if self.platform_only and not principal.is_platform:
-            raise Forbidden("Only a platform token may call this route.", code="PLATFORM_TOKEN_REQUIRED")
+            raise Forbidden("Only a platform token may call this route.", code="PLATFORM_ONLY")
 
     def text(self) -> str:
         """What the OpenAPI description says of it."""

@@ -145,7 +145,9 @@ class DiagnosticCreate(BaseModel):
 
 
 class DiagnosticListQuery(PageQuery):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_REFERENCE)] | None = None
+    # Checked as the service will read it (device_reference), so that a bad id is this query's 400.
+    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_REFERENCE),
+                  AfterValidator(lambda value: _device_reference(value) and value)] | None = None
     diagnostic_type: Word | None = None
     status: EntryStatus | None = None
     update_status: Flag = False
