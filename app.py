@@ -23,6 +23,7 @@ from chalicelib import (
     operations,
     organizations,
     rollups,
+    snapstart,
     telemetry,
     tokens,
 )
@@ -42,6 +43,7 @@ app.register_middleware(ConvertToMiddleware(
 app.register_middleware(ConvertToMiddleware(metrics.log_metrics))
 app.register_middleware(http_middleware, "http")
 route = routes.Routes(app)
+snapstart.register()    # SnapStart's hooks (API and agent Lambdas); nothing outside Lambda
 
 DEVICE_PAGE = (20, 100)
 AUDIT_PAGE = (50, 200)

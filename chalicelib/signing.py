@@ -1,7 +1,7 @@
 """Keyed digests (HMAC-SHA256) with the stage's signing key: what rests in the table instead of a secret or its
 plain digest (token hashes, idempotency payload hashes), and the signature that makes a cursor tamper-evident.
 
-The key is a Secrets Manager secret named by SIGNING_KEY_SECRET: the template creates it with a generated value,
+The key is a Secrets Manager secret named by SIGNING_KEY_ID: the template creates it with a generated value,
 local/provision.py creates one for the tests and `make run`. It is read through powertools' parameters utility
 and cached for CACHE_SECONDS per warm Lambda. Each use derives its own key, HMAC(key, purpose), so a digest made
 for one use is worthless for another. Changing the secret's value invalidates every token and cursor: the
@@ -16,7 +16,8 @@ from chalicelib.errors import ServiceUnavailable
 from chalicelib.observability import logger
 
 CACHE_SECONDS = 300
-TOKEN = "token"
+# The purposes keys are derived for (bandit B105 reads TOKEN as a password).
+TOKEN = "token"  # nosec B105
 CURSOR = "cursor"
 IDEMPOTENCY = "idempotency"
 
@@ -31,7 +32,7 @@ def _key(purpose: str) -> bytes:
     if _provider is None:
         _provider = SecretsProvider(boto3_client=aws.client("secretsmanager"))
     try:
-        secret = _provider.get(get_settings().signing_key_secret, max_age=CACHE_SECONDS)
+        secret = _provider.get(get_settings().signing_key_id, max_age=CACHE_SECONDS)
     except GetParameterError:
         logger.exception("signing key unavailable")
         raise ServiceUnavailable("A dependency is unavailable; retry later.") from None

@@ -27,5 +27,5 @@ def provision() -> None:
     key_id = kms.create_key(Description="Fleetline device secrets")["KeyMetadata"]["KeyId"]
     if settings.kms_key_id.startswith("alias/"):
         kms.create_alias(AliasName=settings.kms_key_id, TargetKeyId=key_id)
-    aws.client("secretsmanager").create_secret(Name=settings.signing_key_secret,
+    aws.client("secretsmanager").create_secret(Name=settings.signing_key_id,
                                                SecretString=secrets.token_urlsafe(SIGNING_KEY_BYTES))
