@@ -37,9 +37,10 @@ class Principal:
             raise Forbidden(f"This token lacks the '{permission}' permission.", code="PERMISSION_DENIED")
 
     def require_any(self, permissions: tuple[str, ...]) -> None:
-        """Raises: Forbidden when the token holds none of `permissions` (an empty tuple asks nothing)."""
-        if permissions and not self.permissions.intersection(permissions):
-            raise Forbidden(f"This token lacks the '{permissions[0]}' permission.", code="PERMISSION_DENIED")
+        """Raises: Forbidden when the token holds none of `permissions` (fail closed: none listed, none held)."""
+        if not self.permissions.intersection(permissions):
+            needed = permissions[0] if permissions else "a declared"
+            raise Forbidden(f"This token lacks the '{needed}' permission.", code="PERMISSION_DENIED")
 
     def organization_scope(self, requested: int | None) -> int | None:
         """The organization a query is limited to; None means every organization (platform only).

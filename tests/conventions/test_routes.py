@@ -9,6 +9,7 @@ from app import app
 from chalicelib.api import routes
 from chalicelib.api.envelope import http_middleware
 from chalicelib.api.routes import PUBLIC, Routes
+from infra.functions import lambda_functions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,6 +52,8 @@ def test_an_app_with_a_route_outside_the_declarations_refuses_to_start():
 
     with pytest.raises(RuntimeError, match="GET /probe-plain"):
         routes.verify(other)
+    with pytest.raises(RuntimeError, match="GET /probe-plain"):     # nor are its policies and template written
+        lambda_functions(other)
 
 
 def test_a_route_added_after_start_up_is_refused_not_served(api, refused):
