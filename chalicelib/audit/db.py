@@ -9,6 +9,8 @@ from chalicelib.store import dynamo, schema
 
 RETENTION = timedelta(days=400)
 PUBLIC_FIELDS = ("id", "device_id", "organization_id", "action", "changes", "actor", "at")
+# The actor of changes no token made (bandit B105 takes the key "token_id" for a password).
+SYSTEM_ACTOR = {"token_id": None, "name": "system"}  # nosec B105
 
 
 def entry_put(organization_id: int, device_id: int, action: str, changes: dict, actor: dict | None,
@@ -19,8 +21,7 @@ def entry_put(organization_id: int, device_id: int, action: str, changes: dict, 
     entry_id = f"{int(at.timestamp() * 1000):012x}{secrets.token_hex(4)}"
     item = {**schema.audit_keys(organization_id, device_id, stamp, entry_id), "entity": "AuditEntry",
             "id": entry_id, "device_id": device_id, "organization_id": organization_id, "action": action,
-            # bandit B105 takes the key "token_id" for a password: it is the acting token's id, None for the system.
-            "changes": changes, "actor": actor or {"token_id": None, "name": "system"}, "at": stamp,  # nosec B105
+            "changes": changes, "actor": actor or SYSTEM_ACTOR, "at": stamp,
             schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp())}
     return {"Put": {"Item": item}}
 
