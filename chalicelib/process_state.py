@@ -4,7 +4,7 @@ in tests and benchmarks), where what was learned about the old one is wrong. The
 
 
 def forget() -> None:
-    from chalicelib import drivers
+    from chalicelib import drivers, signing
     from chalicelib.config import get_settings
     from chalicelib.device_types import db as device_types_db
     from chalicelib.operations import queue
@@ -13,6 +13,7 @@ def forget() -> None:
     from chalicelib.tokens import service as token_service
 
     get_settings.cache_clear()
+    signing.forget_key()
     dynamo.forget_sequences()
     token_service.forget_cached_tokens()
     queue.forget_queue_urls()

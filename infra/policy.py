@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.functions import Function, lambda_functions
+from infra.security import data_key_alias
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -35,7 +36,8 @@ TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 class Grants:
     table: tuple[str, ...] = ()
     queue: tuple[str, ...] = ()
-    key: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()       # the device-secrets key
+    secret: tuple[str, ...] = ()    # the signing key's secret (chalicelib/signing.py)
     bulk_queue: tuple[str, ...] = ()   # the bulk operations' round queue
 
 
@@ -43,11 +45,12 @@ GRANTS: dict[str, Grants] = {
     # Routes: every item action (DeleteItem for device deletes and powertools' idempotency records,
     # BatchWriteItem for the cascade delete and telemetry, BatchGetItem for telemetry's devices and
     # de-duplication guards, ConditionCheckItem for guards in transactions); the
-    # producer's two SQS calls; KMS Encrypt for device passwords. Nothing in the API decrypts them.
+    # producer's two SQS calls; KMS Encrypt for device passwords (nothing in the API decrypts them); the
+    # signing key, which authenticates every token.
     "api_handler": Grants(
         table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
-        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",), secret=("secretsmanager:GetSecretValue",),
         bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
     # The agent: reads by key and transitions in transactions (no Query); its event source mapping,
     # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
@@ -85,6 +88,9 @@ DEFAULT_SCHEDULE = Grants(table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:Conditio
                                  "dynamodb:BatchWriteItem"))
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 PASSWORD_CONTEXT = {"kms:EncryptionContext:purpose": "device-password"}
+# The table and the signing secret are encrypted with the data key (infra/security.py): a function uses it only
+# through the service that holds the data, never directly.
+DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
 def grants_for(function: Function) -> Grants:
@@ -107,9 +113,16 @@ class FileArns:
     def arn(self, service: str, resource: str):
         return f"arn:aws:{service}:*:*:{resource}"
 
-    def key(self, alias: str) -> tuple[object, dict]:
+    def key(self, alias: str, logical_id: str = "DeviceSecretsKey") -> tuple[object, dict]:
         # The key's id is made by KMS, so a file cannot name it: any key of the account, while it has the alias.
         return self.arn("kms", "key/*"), {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+
+    def secret(self, name: str):
+        # Secrets Manager ends a secret's ARN with six characters of its own.
+        return self.arn("secretsmanager", f"secret:{name}-??????")
+
+    def via(self, service: str) -> str:
+        return f"{service}.*.amazonaws.com"
 
 
 class StackArns:
@@ -118,8 +131,14 @@ class StackArns:
     def arn(self, service: str, resource: str):
         return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
 
-    def key(self, alias: str) -> tuple[object, dict]:
-        return {"Fn::GetAtt": ["DeviceSecretsKey", "Arn"]}, {}
+    def key(self, alias: str, logical_id: str = "DeviceSecretsKey") -> tuple[object, dict]:
+        return {"Fn::GetAtt": [logical_id, "Arn"]}, {}
+
+    def secret(self, name: str):
+        return {"Ref": "SigningKey"}
+
+    def via(self, service: str):
+        return {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}
 
 
 def policy(stage: str, function: Function, arns=None) -> dict:
@@ -144,6 +163,13 @@ def policy(stage: str, function: Function, arns=None) -> dict:
         key, condition = arns.key(names["KMS_KEY_ID"])
         statements.append(_statement("DeviceSecrets", grants.key, [key],
                                      {"StringEquals": PASSWORD_CONTEXT, **condition}))
+    if grants.secret:
+        statements.append(_statement("SigningKey", grants.secret, [arns.secret(names["SIGNING_KEY_ID"])]))
+    if grants.table or grants.secret:
+        key, condition = arns.key(data_key_alias(names), "DataKey")
+        services = [arns.via("dynamodb")] * bool(grants.table) + [arns.via("secretsmanager")] * bool(grants.secret)
+        statements.append(_statement("DataKeyThroughItsServices", DATA_KEY_ACTIONS, [key],
+                                     {"StringLike": {"kms:ViaService": services}, **condition}))
     log_group = f"log-group:{function.log_group(stage)}"
     statements.append(_statement("OwnLogs", LOG_ACTIONS, [arns.arn("logs", log_group),
                                                           arns.arn("logs", f"{log_group}:*")]))
@@ -204,13 +230,14 @@ def grants_table(app) -> str:
         return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
 
     rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
-            "| SQS: the bulk queue | KMS: the device-secrets key | CloudWatch Logs |",
-            "| --- | --- | --- | --- | --- | --- |"]
+            "| SQS: the bulk queue | KMS: the device-secrets key | Secrets Manager: the signing key "
+            "| CloudWatch Logs |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for function in lambda_functions(app):
         grants = grants_for(function)
         default = ", default grants" if function.name not in GRANTS else ""
         rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
-                    f"| {cell(grants.bulk_queue)} | {cell(grants.key)} | own log group |")
+                    f"| {cell(grants.bulk_queue)} | {cell(grants.key)} | {cell(grants.secret)} | own log group |")
     return "\n".join(rows)
 
 

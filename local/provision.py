@@ -1,13 +1,19 @@
 """Create the AWS resources the deployment declares, on moto (tests, or its server for make run)."""
+import secrets
+
 from chalicelib import aws
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
 from chalicelib.store import schema
 
+SIGNING_KEY_BYTES = 48
+
 
 def provision() -> None:
-    """The table (from store.schema) with its TTL, the operations and bulk queues with their DLQs, and the KMS key."""
+    """The table (from store.schema) with its TTL, the operations and bulk queues with their DLQs, the KMS key, and
+    the signing key's secret (chalicelib/signing.py: a random value, as the template's GenerateSecretString makes
+    one)."""
     settings = get_settings()
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**schema.table_definition(settings.table_name))
@@ -28,3 +34,5 @@ def provision() -> None:
     key_id = kms.create_key(Description="Fleetline device secrets")["KeyMetadata"]["KeyId"]
     if settings.kms_key_id.startswith("alias/"):
         kms.create_alias(AliasName=settings.kms_key_id, TargetKeyId=key_id)
+    aws.client("secretsmanager").create_secret(Name=settings.signing_key_id,
+                                               SecretString=secrets.token_urlsafe(SIGNING_KEY_BYTES))

@@ -5,6 +5,10 @@ the route (method and path, so one key on two devices is two requests); the body
 validate, so the same key with another body is a 422. The utility is imported on first use: it costs
 about half a second of cold start (STYLE fact 7).
 
+Nothing secret rests in a record (API.md §1): the payload the utility hashes (an unsalted MD5) is an
+HMAC of the body under the signing key, not the body, which may carry a device password; and an answer
+that holds a secret (a token's) is stored as `replay` rewrites it, while the first caller gets it whole.
+
 answer_repeats is the connection history's duplicate-request rule (API.md §6) on the same utility: no key
 header, the request itself (token, route, query, body) is the key, for 60 s.
 """
@@ -16,7 +20,7 @@ from functools import cache
 
 from chalice import Response
 
-from chalicelib import aws
+from chalicelib import aws, signing
 from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable, ValidationFailed
 from chalicelib.store import dynamo, schema
 from chalicelib.store.schema import TTL_ATTRIBUTE
@@ -28,8 +32,10 @@ REPEAT_WINDOW_SECONDS = 60
 MAX_STORED_ANSWER = 300_000
 
 
-def run_once(request, principal, produce: Callable[[], Response]) -> Response:
-    """produce() once per (token, Idempotency-Key, route); retries get the first response."""
+def run_once(request, principal, produce: Callable[[], Response],
+             replay: Callable[[dict], dict] | None = None) -> Response:
+    """produce() once per (token, Idempotency-Key, route); retries get the first response, or, with `replay`,
+    replay(first body) for a success: what is stored and answered again when the first body holds a secret."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return produce()
@@ -51,16 +57,18 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     config = IdempotencyConfig(event_key_jmespath="[scope, key, route]", payload_validation_jmespath="body",
                                expires_after_seconds=EXPIRES_AFTER_SECONDS)
 
+    fresh: list[Response] = []
+
     @idempotent_function(data_keyword_argument="call", config=config, persistence_store=persistence)
     def respond_once(call: dict) -> dict:
         response = produce()
-        return {"status": response.status_code, "body": response.body, "headers": response.headers}
+        fresh.append(response)
+        body = response.body
+        if replay is not None and response.status_code < 300:
+            body = replay(body)
+        return {"status": response.status_code, "body": body, "headers": response.headers}
 
-    try:
-        body = json.loads(request.raw_body or b"null")
-    except ValueError:
-        body = (request.raw_body or b"").decode("utf-8", "replace")
-    call = {"scope": principal.token_id, "key": key, "route": _route(request), "body": body}
+    call = {"scope": principal.token_id, "key": key, "route": _route(request), "body": _keyed_body(request)}
     if request.lambda_context is not None:
         # Sets how long the record stays "in progress": without it, a Lambda killed by its time-out
         # would leave the key refused (IDEMPOTENCY_IN_PROGRESS) for the whole 24 h.
@@ -76,7 +84,20 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     except IdempotencyPersistenceLayerError as error:
         _raise_unavailable(error)
         raise
+    if fresh:
+        return fresh[0]
     return Response(body=result["body"], status_code=result["status"], headers=result["headers"])
+
+
+def _keyed_body(request) -> str:
+    """The body as the utility may hash it: an HMAC of its canonical JSON (or of its bytes, when not JSON), so
+    that no unsalted digest of a password rests in the record."""
+    raw = request.raw_body or b""
+    try:
+        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        canonical = raw
+    return signing.digest(signing.IDEMPOTENCY, canonical)
 
 
 def answer_repeats(request, principal, produce: Callable[[], Response],

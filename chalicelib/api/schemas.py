@@ -161,8 +161,10 @@ class AuditEntry(View):
 # --- administration (API.md §9) --------------------------------------------------------------------
 
 class CreatedToken(Token):
-    """The create answer: the only one that shows the secret."""
-    token: str
+    """The create answer: the only one that shows the secret. A retry with the same Idempotency-Key answers the
+    same token with `token` null and `secret_withheld` saying why: the secret is stored nowhere."""
+    token: str | None
+    secret_withheld: str = Field(default=None, description="Only on a repeated create: why `token` is null")
 
 
 class SimulatorSettings(SimulatorBehaviour):

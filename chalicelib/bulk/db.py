@@ -7,7 +7,7 @@ shards by `ADD` only; the target items by the transitions of their devices.
 """
 import itertools
 import json
-import random
+import secrets
 from datetime import datetime
 from decimal import Decimal
 
@@ -176,7 +176,7 @@ def read_progress(bulk_id: int) -> dict:
 
 # Each process takes the shards in turn from a random start: one process's settles spread evenly, and concurrent
 # Lambdas start apart.
-_shards = itertools.count(random.randrange(schema.BULK_PROGRESS_SHARDS))
+_shards = itertools.count(secrets.randbelow(schema.BULK_PROGRESS_SHARDS))
 
 
 def add_progress(bulk_id: int, deltas: dict[str, int]) -> None:

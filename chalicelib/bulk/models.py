@@ -5,8 +5,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from chalicelib.api.pagination import PageQuery
+from chalicelib.ids import Id, whole
 from chalicelib.operations.models import OperationName
+from chalicelib.paging import PageQuery
 
 State = Literal["scheduled", "in_progress", "paused", "completed", "aborted", "cancelled"]
 FINAL: tuple[str, ...] = ("completed", "aborted", "cancelled")
@@ -21,15 +22,14 @@ MAX_RATE = 10_000
 NEEDS_CONFIRM = ("factory", "device_factory")
 
 
+Rate = whole(1, MAX_RATE)
+
+
 def _not_bool(value: Any) -> Any:
-    # JSON true is not the id 1 (API.md §1: ids are digits only).
+    # true is not the number 1 (API.md §1).
     if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
+        raise ValueError("must be a number, not true or false")
     return value
-
-
-Id = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=9_999_999_999)]
-Rate = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_RATE)]
 
 
 class Target(BaseModel):
@@ -67,7 +67,7 @@ class Ramp(BaseModel):
 
     base_per_minute: Rate
     increment_factor: Annotated[float, BeforeValidator(_not_bool), Field(ge=1.1, le=5)]
-    every_succeeded: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=1_000_000)]
+    every_succeeded: whole(1, 1_000_000)
 
 
 class Rollout(BaseModel):
@@ -99,7 +99,7 @@ class AbortConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     failure_threshold_percent: Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=100)]
-    min_finished: Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=1_000_000)] = 10
+    min_finished: whole(1, 1_000_000) = 10
 
     def exceeded(self, failed: int, finished: int) -> bool:
         """Failed and timed out at or above the threshold, once min_finished have finished."""

@@ -4,9 +4,9 @@ Below every service (devices, operations, bulk operations, diagnostics, telemetr
 imports only the device items (`devices/db.py`), so a capability that reads a device never imports the
 device use cases, and those may import the capabilities they drive (a PATCH queues operations).
 """
-from chalicelib.api.conditional import etag
 from chalicelib.devices import db
 from chalicelib.errors import NotFound
+from chalicelib.etags import etag
 from chalicelib.tokens.models import Principal
 
 

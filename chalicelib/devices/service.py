@@ -4,7 +4,6 @@ from collections.abc import Collection
 from datetime import UTC
 
 from chalicelib import clock
-from chalicelib.api.conditional import check_if_match
 from chalicelib.audit.models import SECRET_MASK
 from chalicelib.device_types import db as device_types_db
 from chalicelib.devices import credentials, db
@@ -18,6 +17,7 @@ from chalicelib.devices.models import (
     DeviceReplace,
 )
 from chalicelib.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed, field_problem
+from chalicelib.etags import check_if_match
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
 from chalicelib.organizations import db as organizations_db

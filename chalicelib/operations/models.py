@@ -1,8 +1,8 @@
 """Remote operations (API.md §3): names, states, the queue message and request models."""
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.pagination import PageQuery
 from chalicelib.drivers.protocol import OperationName  # noqa: F401 (re-exported: the names drivers carry out)
+from chalicelib.paging import PageQuery
 
 # The order in which the operations of one PATCH are queued: wipe first, then install, configure, reboot last.
 QUEUE_ORDER: tuple[str, ...] = ("factory", "device_factory", "firmware_update", "reconf", "sync", "debug", "reboot")

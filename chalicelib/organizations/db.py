@@ -47,6 +47,12 @@ def forget_known() -> None:
     _known.clear()
 
 
+def find_by_name(name: str) -> int | None:
+    """The id of the organization named `name` (any case), from its name guard."""
+    guard = dynamo.get(schema.organization_name_guard_key(name))
+    return int(guard["organization_id"]) if guard else None
+
+
 def list_all() -> list[Organization]:
     items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.ORGANIZATIONS_PK))
     return [from_item(i) for i in items]

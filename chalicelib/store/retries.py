@@ -33,7 +33,8 @@ CAP_SECONDS = 0.64
 
 def pause(attempt: int) -> None:
     """Full-jitter exponential backoff before retry number `attempt` (1 for the first retry)."""
-    time.sleep(random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2 ** attempt)))
+    # Jitter spreads retries out; nothing guessable rests on it (bandit B311 asks for a CSPRNG).
+    time.sleep(random.uniform(0, min(CAP_SECONDS, BASE_SECONDS * 2 ** attempt)))  # nosec B311
 
 
 def attempts(limit: int, what: str) -> Iterator[int]:

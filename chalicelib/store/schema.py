@@ -692,7 +692,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("List device types", "DeviceType", "GSI2", "GSI2PK=DTYPES", "1 Query"),
     AccessPattern("Get firmware image", "FirmwareImage", "table", "PK=FW#<id> SK=FW", "1 GetItem"),
     AccessPattern("List firmware images", "FirmwareImage", "GSI2", "GSI2PK=FIRMWARE", "1 Query"),
-    AccessPattern("Authenticate a token", "Token", "table", "PK=TOKEN#<sha256> SK=TOKEN",
+    AccessPattern("Authenticate a token", "Token", "table", "PK=TOKEN#<hmac> SK=TOKEN",
                   "1 GetItem, cached up to 60 s"),
     AccessPattern("List tokens (platform)", "Token", "GSI2", "GSI2PK=TOKENS", "1 Query"),
     AccessPattern("List an organization's tokens", "Token", "GSI1", "GSI1PK=ORG#<org>#TOKENS", "1 Query"),

@@ -1,14 +1,14 @@
-"""Token items: stored under the SHA-256 of the secret, never the secret itself."""
-import hashlib
-
+"""Token items: stored under a keyed digest of the secret (HMAC-SHA256 with the signing key), never the secret
+itself nor a plain digest of it, which anyone holding a copy of the table could test guesses against."""
 from boto3.dynamodb.conditions import Key
 
+from chalicelib import signing
 from chalicelib.store import dynamo, schema, sequences
 from chalicelib.tokens.models import Token
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return signing.digest(signing.TOKEN, secret)
 
 
 def to_item(token: Token, token_hash: str) -> dict:

@@ -175,7 +175,7 @@ def test_another_organizations_bulk_operation_is_404_and_lists_show_only_the_tok
     for action in ("pause", "resume", "cancel"):
         refused(fleet.api.post(f"{BULKS}{theirs['id']}/{action}/", token=token), 404, "BULK_OPERATION_NOT_FOUND")
     refused(fleet.api.get(f"{BULKS}99999/"), 404, "BULK_OPERATION_NOT_FOUND")
-    refused(fleet.api.get(f"{BULKS}abc/"), 404, "BULK_OPERATION_NOT_FOUND")
+    refused(fleet.api.get(f"{BULKS}abc/"), 400, "INVALID_PATH")   # not an id at all (API.md §1)
     listed = fleet.api.get(BULKS, token=token).json_body
     assert (listed["count"], [b["id"] for b in listed["results"]]) == (1, [mine["id"]])
     everything = fleet.api.get(BULKS).json_body

@@ -14,7 +14,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from app import app
-from chalicelib import clock
+from chalicelib import aws, clock, signing
 from chalicelib.api import ratelimit
 from chalicelib.config import get_settings
 from local.provision import provision
@@ -40,6 +40,10 @@ def session():
         with Client(app, stage_name="dev", project_dir=str(ROOT)) as client:
             get_settings.cache_clear()
             provision()
+            # A fixed signing key, so that the cursors' signatures in the examples are the same from run to run.
+            aws.client("secretsmanager").put_secret_value(SecretId=get_settings().signing_key_id,
+                                                          SecretString="the guide's examples")
+            signing.forget_key()
             api = Api(client)
 
             def make_token(organization_id, permissions, name, **extra):

@@ -15,7 +15,7 @@ import pytest
 from chalice.local import LambdaContext
 
 from app import app
-from chalicelib import aws, clock
+from chalicelib import aws, clock, signing
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
@@ -38,7 +38,8 @@ class Recorder:
 
     def attach(self) -> None:
         # The cached clients are the ones the handlers use (chalicelib/aws.py); made now if not yet.
-        for made in (aws.dynamodb(), aws.client("dynamodb"), aws.client("sqs"), aws.client("kms")):
+        for made in (aws.dynamodb(), aws.client("dynamodb"), aws.client("sqs"), aws.client("kms"),
+                     aws.client("secretsmanager")):
             made.meta.events.register("provide-client-params", self._record)
 
     def _record(self, params, model, **_):
@@ -75,6 +76,10 @@ def authorizations(service: str, operation: str, params: dict) -> list[tuple[str
         name = params.get("QueueName") or params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         # A batch call is authorized as its single-message action.
         return [(f"sqs:{operation.removesuffix('Batch')}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", {})]
+    if service == "secretsmanager":
+        # A secret's ARN ends with six characters Secrets Manager chooses.
+        return [(f"secretsmanager:{operation}", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{params['SecretId']}"
+                 "-Ab12Cd", {})]
     if service == "kms":
         context = {f"kms:EncryptionContext:{k}": v for k, v in params.get("EncryptionContext", {}).items()}
         return [(f"kms:{operation}", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/the-device-secrets-key", context)]
@@ -116,6 +121,7 @@ def recorder(client) -> Recorder:
 def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeypatch):
     functions = {f.name: f for f in lambda_functions(app)}
     with recorder.running("api_handler"):
+        signing.forget_key()      # a cold Lambda's first request reads the signing key
         organization = api.organization()
         device_type = api.device_type()
         token = api.token(organization)
@@ -214,9 +220,23 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
 
 def test_the_api_encrypts_device_passwords_and_no_function_can_decrypt_them():
     for function in lambda_functions(app):
+        statements = policy("dev", function)["Statement"]
+        passwords = [s for s in statements if s["Sid"] == "DeviceSecrets"]
+        assert [s["Action"] for s in passwords] == ([["kms:Encrypt"]] if function.name == "api_handler" else [])
+        # The only Decrypt is the data key's, and only through the services that hold the data.
+        for statement in statements:
+            if "kms:Decrypt" in statement["Action"]:
+                assert statement["Sid"] == "DataKeyThroughItsServices"
+                assert statement["Condition"]["ForAnyValue:StringEquals"] == {
+                    "kms:ResourceAliases": "alias/fleetline-dev-data"}
+                assert set(statement["Condition"]["StringLike"]["kms:ViaService"]) <= {
+                    "dynamodb.*.amazonaws.com", "secretsmanager.*.amazonaws.com"}
+
+
+def test_only_the_api_reads_the_signing_key():
+    for function in lambda_functions(app):
         actions = {a for s in policy("dev", function)["Statement"] for a in s["Action"]}
-        assert "kms:Decrypt" not in actions
-        assert ("kms:Encrypt" in actions) == (function.name == "api_handler")
+        assert ("secretsmanager:GetSecretValue" in actions) == (function.name == "api_handler")
 
 
 def test_only_the_api_the_sweep_and_bulk_rounds_send_to_the_queue_and_only_queue_handlers_consume():

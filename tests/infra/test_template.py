@@ -97,7 +97,7 @@ def test_every_function_is_wired_to_its_own_policy_file_with_no_wildcard_resourc
                 # stack pins them); the resource's own name never is, but for a KMS key's generated id.
                 service_resource = resource.split(":", 5)[5]
                 assert service_resource.split("/")[0] != "*"
-                if statement["Sid"] == "DeviceSecrets":
+                if statement["Sid"] in ("DeviceSecrets", "DataKeyThroughItsServices"):
                     assert service_resource == "key/*" and statement["Condition"]["ForAnyValue:StringEquals"]
         logs = next(s for s in document["Statement"] if s["Sid"] == "OwnLogs")
         assert all(function.log_group(stage) in arn for arn in logs["Resource"])

@@ -94,10 +94,11 @@ def test_one_run_at_a_time_and_the_schedule_skips_a_busy_tick(fleet, client, ref
     assert body["summary"]["total_devices"] == 4 and body["summary"]["last_updated"] is not None
 
 
-def test_running_the_rollups_needs_admin(fleet, refused):
+def test_running_the_rollups_needs_a_platform_admin(fleet, refused):
     refused(fleet.api.post(ROLLUPS, token=fleet.tokens["acme"]), 403, "PERMISSION_DENIED")
     refused(fleet.api.post(ROLLUPS, token=None), 401, "MISSING_TOKEN")
-    answer = fleet.api.post(ROLLUPS, token=fleet.tokens["acme_admin"])
+    refused(fleet.api.post(ROLLUPS, token=fleet.tokens["acme_admin"]), 403, "PLATFORM_ONLY")   # fleet-wide work
+    answer = fleet.api.post(ROLLUPS, token=fleet.api.token(None, ("admin",)))
     assert answer.status_code == 200 and answer.json_body["caught_up"] is True
     first = fleet.api.post(ROLLUPS, headers={"Idempotency-Key": "backfill-1"})
     again = fleet.api.post(ROLLUPS, headers={"Idempotency-Key": "backfill-1"})
