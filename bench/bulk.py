@@ -6,7 +6,6 @@ agent working the operations queue whenever a bulk round waits between slices, a
 Requests are our code's (the routes, the bulk rounds, the agent and its settle), counted by bench.counting's hooks;
 the event source mappings' own receives and deletes are left out, for the single PATCH as for the bulk operation.
 """
-import re
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -14,15 +13,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from unittest.mock import patch
 
+from bench.bulk_report import (
+    CARRIED_OUT,
+    SINGLE_PATCHES,
+    TARGETS,
+    AbortRun,
+    CostRun,
+    KeyWrites,
+    render,
+    requests_of,
+    summed,
+)
 from bench.counting import Tally
 from bench.fleet import Fleet
-from bench.report import table
+from bench.operations import quiet_logs
 
-TARGETS = (1_000, 20_000)
-# At 20,000 targets: every target is expanded, this many device operations are carried out, then the bulk
-# operation is cancelled (its closing recounts all 20,000). Carrying out all 20,000 on moto would take half an hour.
-CARRIED_OUT = 1_000
-SINGLE_PATCHES = 100
 MAX_RATE = 10_000
 RAMP = {"base_per_minute": 20, "increment_factor": 2, "every_succeeded": 40}
 PACING_CASES = (("max_per_minute 120", 360, {"max_per_minute": 120}),
@@ -60,56 +65,6 @@ def controlled_clock():
     controlled = Clock(clock.now())
     with patch.object(clock, "now", controlled.now), patch.object(clock, "sleep", controlled.sleep):
         yield controlled
-
-
-class KeyWrites:
-    """Item writes by partition key (table and the index keys a request sets), from each write request."""
-
-    def __init__(self):
-        self.counts: Counter = Counter()
-
-    def attach(self, client_meta) -> None:
-        client_meta.events.register("provide-client-params.dynamodb", self._seen)
-
-    def _seen(self, params, model, **_):
-        for item_key in self._written(model.name, params):
-            self.counts[re.sub(r"\d+", "<n>", item_key)] += 1
-
-    @staticmethod
-    def _written(operation: str, params: dict) -> list[str]:
-        def of_put(item):
-            return [item["PK"], *(item[name] for name in ("GSI1PK", "GSI2PK", "GSI3PK") if name in item)]
-
-        def of_update(body):
-            names = body.get("ExpressionAttributeNames", {})
-            values = body.get("ExpressionAttributeValues", {})
-            expression = body.get("UpdateExpression", "")
-            keys = [body["Key"]["PK"]]
-            for placeholder, name in names.items():
-                if name in ("GSI1PK", "GSI2PK", "GSI3PK"):
-                    match = re.search(rf"{placeholder}\s*=\s*(:\w+)", expression)
-                    if match and isinstance(values.get(match.group(1)), str):
-                        keys.append(values[match.group(1)])
-            return keys
-
-        if operation == "PutItem":
-            return of_put(params["Item"])
-        if operation == "UpdateItem":
-            return of_update(params)
-        if operation == "BatchWriteItem":
-            return [k for requests in params["RequestItems"].values() for r in requests
-                    for k in (of_put(r["PutRequest"]["Item"]) if "PutRequest" in r
-                              else [r["DeleteRequest"]["Key"]["PK"]])]
-        if operation == "TransactWriteItems":
-            keys = []
-            for action in params["TransactItems"]:
-                for kind, body in action.items():
-                    if kind == "Put":
-                        keys += of_put(body["Item"])
-                    elif kind in ("Update", "Delete"):
-                        keys += of_update(body) if kind == "Update" else [body["Key"]["PK"]]
-            return keys
-        return []
 
 
 class Harness:
@@ -187,42 +142,6 @@ class Harness:
         raise RuntimeError(f"bulk operation {bulk_id} not done after {rounds} rounds")
 
 
-def _requests(tally: Tally) -> int:
-    return sum(tally.requests.values()) + sum(tally.sqs.values())
-
-
-def _per(tally: Tally, n: int) -> str:
-    parts = [f"{count / n:.3f} {name}" for name, count in sorted((tally.requests + tally.sqs).items())]
-    return " + ".join(parts) or "none"
-
-
-def _sum(*tallies: Tally) -> Tally:
-    total = Tally()
-    for tally in tallies:
-        total += tally
-    return total
-
-
-@dataclass
-class CostRun:
-    targets: int
-    carried_out: int
-    create: Tally
-    expansion: Tally
-    slices: Tally
-    agent: Tally
-    closing: Tally
-    seconds: float
-    key_writes: Counter
-
-    @property
-    def per_device(self) -> float:
-        """Requests per device operation: what every target shares (create, expansion, closing) over the targets,
-        what each carried-out device costs (its turn, the agent, the settles) over those carried out."""
-        return ((_requests(self.create) + _requests(self.expansion) + _requests(self.closing)) / self.targets
-                + (_requests(self.slices) + _requests(self.agent)) / self.carried_out)
-
-
 def cost_run(client, meter, clock, targets: int) -> CostRun:
     """Seed `targets` devices in one organization, roll a reboot out over them at the maximum rate."""
     from chalicelib.bulk import closing, expansion
@@ -242,7 +161,7 @@ def cost_run(client, meter, clock, targets: int) -> CostRun:
         created = harness.post("/bulk_operations/", fleet.platform, {
             "operation": "reboot", "target": {"organization_id": fleet.organizations[0]},
             "rollout": {"max_per_minute": MAX_RATE}})
-        create = _sum(*meter.take().values())
+        create = summed(*meter.take().values())
         cancel = Tally()
         if targets > CARRIED_OUT:
             def cancel_when_enough() -> None:
@@ -250,7 +169,7 @@ def cost_run(client, meter, clock, targets: int) -> CostRun:
                 if not cancel.requests and harness.bulk(created["id"])[1]["succeeded"] >= CARRIED_OUT:
                     with meter.phase_of("cancel"):
                         harness.post(f"/bulk_operations/{created['id']}/cancel/", fleet.platform)
-                    cancel = _sum(*(meter.take_phase(p) for p in ("cancel", "operation", "overhead")))
+                    cancel = summed(*(meter.take_phase(p) for p in ("cancel", "operation", "overhead")))
             clock.meanwhile.append(cancel_when_enough)
         harness.run(created["id"], lambda bulk, figures: bulk.get("closed"))
         carried_out = harness.bulk(created["id"])[1]["succeeded"]
@@ -298,8 +217,8 @@ def single_patch_cost(client, meter) -> tuple[float, Tally]:
         while worker.poll_once(wait_seconds=0):
             pass
     agent = _agent_of(meter.take())
-    total = _sum(route, agent)
-    return _requests(total) / SINGLE_PATCHES, total
+    total = summed(route, agent)
+    return requests_of(total) / SINGLE_PATCHES, total
 
 
 def pacing_run(client, meter, clock, name: str, devices: int, rollout: dict) -> list[list]:
@@ -342,15 +261,6 @@ def _rate_in(rollout: dict, fleet, window, start) -> str:
     return f"{low}" if low == high else f"{low}→{high}"
 
 
-@dataclass
-class AbortRun:
-    queued_at_abort: int
-    cancelled: int
-    wait_seconds: float        # simulated: from the abort to the step that cancelled (the next slice)
-    cancel_seconds: float      # wall time of that step on moto
-    requests_per_cancel: float
-
-
 def abort_run(client, meter, clock) -> AbortRun:
     """600 devices, 30% failing their reboot, at 6,000 a minute with a 20% threshold: the first slice queues 500,
     the agent carries out one batch of 10, the threshold is crossed; what the next step cancels, and how fast."""
@@ -381,7 +291,7 @@ def abort_run(client, meter, clock) -> AbortRun:
             cancelled = original(bulk)
         timing.setdefault("seconds", time.perf_counter() - start)
         timing.setdefault("cancelled", cancelled)
-        timing.setdefault("requests", _requests(meter.take().get("closing", Tally())))
+        timing.setdefault("requests", requests_of(meter.take().get("closing", Tally())))
         return cancelled
 
     created = harness.post("/bulk_operations/", fleet.platform, {
@@ -397,6 +307,11 @@ def abort_run(client, meter, clock) -> AbortRun:
 
 
 def measure() -> str:
+    with quiet_logs():
+        return _measure()
+
+
+def _measure() -> str:
     from bench.world import world
 
     with world() as (client, meter):
@@ -415,37 +330,3 @@ def measure() -> str:
     return render(single, single_tally, costs, pacing, aborted)
 
 
-def render(single: float, single_tally: Tally, costs: list[CostRun], pacing: list[list], aborted: AbortRun) -> str:
-    rows = []
-    for run in costs:
-        rows.append([f"{run.targets:,}", f"{run.carried_out:,}", f"{run.per_device:.3f}",
-                     f"{run.per_device - single:+.3f}",
-                     _per(run.create, run.targets), _per(run.expansion, run.targets),
-                     _per(run.slices, run.carried_out), _per(run.agent, run.carried_out),
-                     _per(run.closing, run.targets)])
-    small = costs[0]
-    key_rows = [[key, f"{n / small.carried_out:.3f}"] for key, n in small.key_writes.most_common(14)]
-    return "\n".join([
-        "## Bulk operations (API.md §11)", "",
-        "Produced by `bench/bulk.py` on moto with a controllable clock (the agent works the operations queue while "
-        "a bulk round waits between slices). Requests are our code's: routes, bulk rounds, the agent and its settle; "
-        "the event source mappings' receives and deletes are left out on both sides.", "",
-        f"### Requests per device operation (a reboot), beside a single PATCH's: {single:.3f}", "",
-        f"A single PATCH and its agent work, per operation: {_per(single_tally, SINGLE_PATCHES)}.", "",
-        table(["Targets", "Carried out", "Requests per device operation", "vs a PATCH", "Create (÷ targets)",
-               "Expansion (÷ targets)", "Slices: turns, sends, settles (÷ carried out)",
-               "Agent + settle (÷ carried out)", "Closing (÷ targets)"], rows), "",
-        f"At {TARGETS[-1]:,} targets every target is expanded and the closing recounts all of them; {CARRIED_OUT:,} "
-        "device operations are carried out and the rest cancelled (the whole would take half an hour on moto). "
-        f"Target: a PATCH's agent work plus at most 1 amortized request.", "",
-        f"### Writes per device operation by partition key ({small.targets:,} targets; index keys where the "
-        "request sets them)", "",
-        table(["Key", "Writes per device operation"], key_rows), "",
-        "### Pacing against max_per_minute and the ramp (simulated minutes)", "",
-        table(["Case", "Minute", "Devices queued", "Rate allowed (ramp: from the successes by then)"], pacing), "",
-        "### From the abort's condition to the last queued operation cancelled", "",
-        table(["Queued at the abort", "Cancelled", "Wait for the next slice (simulated s)",
-               "Cancelling them (wall s, moto)", "Requests per cancelled operation"],
-              [[aborted.queued_at_abort, aborted.cancelled, f"{aborted.wait_seconds:.1f}",
-                f"{aborted.cancel_seconds:.2f}", f"{aborted.requests_per_cancel:.2f}"]]), "",
-    ])
