@@ -30,12 +30,14 @@ THREADS = 8             # devices written at once within a slice (a transaction 
 def allowance(rate: int, slices: list, credit: float, last: datetime | None, now: datetime) -> tuple[int, list, float]:
     """(devices this slice may take, the slices still inside the last minute, the credit after it is earned).
 
-    The rate earns credit as time passes (rate / 60 a second, up to one slice's worth), so a slow rate's devices
-    are spread over the minute (6 a minute: one every 10 s) rather than taken in its first slices."""
+    The rate earns credit as time passes (rate / 60 a second), so a slow rate's devices are spread over the minute
+    (6 a minute: one every 10 s) rather than taken in its first slices; what a slice leaves of a device carries
+    over (20 a minute: 1, 2, 2, 1, 2, 2 ...), up to one device more than a slice's worth."""
     recent = [[at, int(n)] for at, n in slices if clock.parse_iso(at) > now - WINDOW]
     taken = sum(n for _, n in recent)
-    most = max(1.0, rate / SLICES_PER_MINUTE)   # a slice's worth: the first slice starts with it
-    credit = min(credit + rate * min(max((now - last).total_seconds(), 0.0), 60.0) / 60, most) if last else most
+    worth = max(1.0, rate / SLICES_PER_MINUTE)   # a slice's worth: the first slice starts with it
+    earned = rate * min(max((now - last).total_seconds(), 0.0), 60.0) / 60 if last else worth
+    credit = min(credit + earned, worth + 1)
     return max(0, min(math.floor(credit + 1e-9), rate - taken)), recent, credit
 
 

@@ -239,3 +239,13 @@ def test_a_slow_rate_spreads_its_devices_over_the_minute(fleet, rollouts):
 
     times = created_times(fleet, devices)
     assert [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)] == [10.0] * 5
+
+
+def test_a_rate_that_is_no_multiple_of_the_slices_is_reached_every_minute(fleet, rollouts):
+    devices = [fleet.device() for _ in range(40)]
+
+    rollouts.run(rollouts.start(rollout(fleet, rollout={"max_per_minute": 20}))["id"])
+
+    times = created_times(fleet, devices)
+    first_minute = [t for t in times if t < times[0] + timedelta(seconds=60)]
+    assert len(first_minute) == 20 and busiest_minute(times) == 20
