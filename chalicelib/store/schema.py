@@ -554,7 +554,7 @@ def rollup_state_organization(name: str) -> int | None:
 
 # Target items are spread by device over this many partitions (expansion writes them in bursts, and every
 # transition of a device's operation writes its target); progress counters over this many items (one
-# UpdateItem ADD per agent batch, on one chosen at random).
+# UpdateItem ADD per agent batch, on each in turn).
 BULK_TARGET_SHARDS = 4
 BULK_PROGRESS_SHARDS = 4
 BULKS_PK = "BULKS"
