@@ -45,12 +45,13 @@ def create_bulk_operation(principal: Principal, body: BulkOperationCreate) -> tu
     bulk_id = db.create(record, target.device_ids, principal.actor(), now)
     queue.send_round(bulk_id, 0)   # if SQS refuses, the revival schedule sends it
     metrics.add_metric(name=BULK_OPERATIONS_CREATED, unit="Count", value=1)
-    return 202, get_bulk_operation(principal, bulk_id)
+    return 202, get_bulk_operation(principal, bulk_id, consistent=True)
 
 
-def get_bulk_operation(principal: Principal, bulk_id: int) -> dict:
-    """Raises: NotFound for an unknown bulk operation or another organization's."""
-    bulk, pacer, ids = db.read(bulk_id, with_device_ids=True)
+def get_bulk_operation(principal: Principal, bulk_id: int, consistent: bool = False) -> dict:
+    """The bulk operation (`consistent`: as just written, right after a change). Raises: NotFound for an unknown
+    bulk operation or another organization's."""
+    bulk, pacer, ids = db.read(bulk_id, with_device_ids=True, consistent=consistent)
     _visible(principal, bulk, bulk_id)
     return view(bulk, pacer, db.read_progress(bulk_id), ids)
 
@@ -120,7 +121,7 @@ def _change(principal: Principal, bulk_id: int, leaving: tuple[str, ...], to, ac
                        code="BULK_OPERATION_STATE_CONFLICT") from None
     if action != "bulk_operation_paused":
         queue.send_round(bulk_id, int(pacer["round"]))
-    return get_bulk_operation(principal, bulk_id)
+    return get_bulk_operation(principal, bulk_id, consistent=True)
 
 
 def view(bulk: dict, pacer: dict | None, counts: dict, device_ids: list[int] | None) -> dict:
