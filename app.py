@@ -16,6 +16,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from chalicelib import (
     analytics,
     audit,
+    bulk,
     device_types,
     devices,
     diagnostics,
@@ -50,6 +51,8 @@ DEVICE_PAGE = (20, 100)
 AUDIT_PAGE = (50, 200)
 OPERATION_PAGE = (20, 100)
 ADMIN_PAGE = (50, 200)
+BULK_PAGE = (20, 100)
+BULK_DEVICE_PAGE = (100, 500)
 DIAGNOSTIC_PAGE = (20, 100)
 DEVICE = "/inventory_device/{device_id}"
 OPERATION = DEVICE + "/operations/{operation_id}"
@@ -138,23 +141,113 @@ def get_device_operation(device_id, operation_id):
 @route("DELETE", OPERATION, "devices:operate", "Cancel a queued operation", "operations", answers={200: "Operation"},
        errors=(409,), answer="The cancelled operation.")
 def cancel_device_operation(device_id, operation_id):
-    return operations.service.cancel_operation(principal(), device_id, operation_id)
+    answer = operations.service.cancel_operation(principal(), device_id, operation_id)
+    _settle_bulk_progress()
+    return answer
 
 
 @app.on_sqs_message(queue=os.environ.get("OPERATIONS_QUEUE_NAME", "fleetline-operations.fifo"), batch_size=10)
 def operations_agent_handler(event):
-    return operations.agent.handle_batch(event.to_dict(), event.context)
+    answer = operations.agent.handle_batch(event.to_dict(), event.context)
+    _settle_bulk_progress()   # the batch's results into their bulk operations' progress, and abort checks
+    return answer
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def sweep_overdue_operations(event):
-    operations.dispatch.sweep_overdue()
+    operations.sweep.run(context=event.context)
+    _settle_bulk_progress()
+
+
+def _settle_bulk_progress():
+    """Transitions of bulk operations' device operations, recorded as they committed, handed to bulk operations
+    (operations never import them: docs/operations.md, "Layers")."""
+    if moved := operations.transitions.drain():
+        bulk.progress.settle(moved)
 
 
 @route("GET", "/audit_log", "devices:read", "List the audit trail", "devices", query="audit.models.AuditQuery",
        answers={200: "AuditEntryPage"}, answer="A page, newest first.")
 def list_audit_log(query):
     return _listed(query, AUDIT_PAGE, lambda page_at: audit.service.list_audit_entries(principal(), query, page_at))
+
+
+# --- bulk operations (API.md §11) -------------------------------------------------------------------
+
+BULK = "/bulk_operations/{bulk_operation_id}"
+
+
+@route("POST", "/bulk_operations", "devices:operate", "Start a bulk operation (or count its target: dry_run)",
+       "bulk operations", body="bulk.models.BulkOperationCreate",
+       answers={202: "bulk.models.BulkOperation", 200: "bulk.models.BulkDryRun"}, idempotent=True,
+       answer="Accepted: expanded and paced in the background (200: the dry run).",
+       description="`confirm: true` for factory and device_factory; a platform token names organization_id or sets "
+                   "all_organizations.")
+def create_bulk_operation(body):
+    return run_once(app.current_request, principal(),
+                    lambda: _answered(*bulk.service.create_bulk_operation(principal(), body)))
+
+
+def _answered(status: int, body: dict):
+    return respond(body, status)
+
+
+@route("GET", "/bulk_operations", "devices:read", "List bulk operations", "bulk operations",
+       query="bulk.models.BulkOperationListQuery", answers={200: "bulk.models.BulkOperationPage"},
+       answer="A page, newest first.")
+def list_bulk_operations(query):
+    return _listed(query, BULK_PAGE, lambda page_at: bulk.service.list_bulk_operations(
+        principal(), query.state, page_at.limit, page_at.skip, page_at.after))
+
+
+@route("GET", BULK, "devices:read", "Get a bulk operation", "bulk operations",
+       answers={200: "bulk.models.BulkOperation"})
+def get_bulk_operation(bulk_operation_id):
+    return bulk.service.get_bulk_operation(principal(), bulk_operation_id)
+
+
+@route("GET", BULK + "/devices", "devices:read", "A bulk operation's devices", "bulk operations",
+       query="bulk.models.BulkDeviceListQuery", answers={200: "bulk.models.BulkDevicePage"},
+       answer="A page, by device id.")
+def list_bulk_operation_devices(bulk_operation_id, query):
+    return _listed(query, BULK_DEVICE_PAGE, lambda page_at: bulk.service.list_devices(
+        principal(), bulk_operation_id, query.state, page_at.limit, page_at.skip, page_at.after))
+
+
+def _bulk_action(action: str, state: str):
+    return route("POST", f"{BULK}/{action}", "devices:operate", f"{action.title()} a bulk operation",
+                 "bulk operations", answers={200: "bulk.models.BulkOperation"}, idempotent=True, errors=(409,),
+                 answer=f"The bulk operation, {state}.")
+
+
+@_bulk_action("pause", "paused")
+def pause_bulk_operation(bulk_operation_id):
+    return run_once(app.current_request, principal(),
+                    lambda: respond(bulk.service.pause(principal(), bulk_operation_id)))
+
+
+@_bulk_action("resume", "running again")
+def resume_bulk_operation(bulk_operation_id):
+    return run_once(app.current_request, principal(),
+                    lambda: respond(bulk.service.resume(principal(), bulk_operation_id)))
+
+
+@_bulk_action("cancel", "cancelled")
+def cancel_bulk_operation(bulk_operation_id):
+    return run_once(app.current_request, principal(),
+                    lambda: respond(bulk.service.cancel(principal(), bulk_operation_id)))
+
+
+@app.on_sqs_message(queue=os.environ.get("BULK_QUEUE_NAME", "fleetline-bulk.fifo"), batch_size=1)
+def bulk_operations_worker(event):
+    answer = bulk.worker.handle_batch(event.to_dict(), event.context)
+    _settle_bulk_progress()
+    return answer
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def revive_bulk_operations(event):
+    bulk.worker.revive()
 
 
 # --- diagnostics (API.md §4) ----------------------------------------------------------------------

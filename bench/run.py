@@ -36,7 +36,7 @@ OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
 # its Markdown section, appended to the report.
-SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups", "bench.writes")
+SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups", "bench.writes", "bench.bulk")
 
 
 def measure_api():

@@ -18,6 +18,8 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     kms_key_id: str = Field(min_length=1)
     operations_queue_name: str = Field(default="fleetline-operations.fifo", pattern=r"\.fifo$")
+    # The bulk operations' background rounds (chalicelib/bulk/worker.py): FIFO, one message group per bulk operation.
+    bulk_queue_name: str = Field(default="fleetline-bulk.fifo", pattern=r"\.fifo$")
     aws_endpoint_url: str | None = None
     # The Secrets Manager secret keying token hashes, cursor signatures and idempotency hashes (signing.py).
     signing_key_id: str = Field(default="fleetline-dev/signing-key", min_length=1, max_length=512)

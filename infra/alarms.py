@@ -72,6 +72,10 @@ def alarm_resources(stage: str, functions: list[Function], api_name: str, api_st
             f"{prefix}-operations-backlog", "The oldest operation message waits for over an hour: is the agent "
             "running?", "AWS/SQS", "ApproximateAgeOfOldestMessage",
             {"QueueName": {"Fn::GetAtt": ["OperationsQueue", "QueueName"]}}, "Maximum", OLDEST_MESSAGE_SECONDS),
+        "BulkDeadLetterQueueAlarm": alarm(
+            f"{prefix}-bulk-dlq", "A bulk operation's round failed at every receive: see its worker's log group; "
+            "the revival schedule asks for the round again.", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": ["BulkDeadLetterQueue", "QueueName"]}}, "Maximum"),
         "ApiServerErrorsAlarm": alarm(
             f"{prefix}-api-5xx", "The API answered 5xx (unhandled errors, Lambda failures or timeouts).",
             "AWS/ApiGateway", "5XXError", {"ApiName": api_name, "Stage": api_stage}),

@@ -26,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from chalicelib.bulk import queue as bulk_queue
 from chalicelib.operations import queue
 from chalicelib.store import schema
 from infra import alarms, gateway, security
@@ -34,6 +35,9 @@ from infra.policy import CONFIG_PATH, StackArns, policy, stage_variables
 from infra.security import skip
 
 AGENT = "OperationsAgentHandler"   # Chalice's logical id for the operations_agent_handler function
+BULK_WORKER = "BulkOperationsWorker"
+# Each queue consumer's logical id -> the queue it waits for (partial batch responses on both).
+CONSUMERS = {AGENT: "OperationsQueue", BULK_WORKER: "BulkQueue"}
 LOG_RETENTION_DAYS = {"prod": 90, "dev": 14}
 # Said outright (cfn-lint I3011 asks): queues and logs go with the stack. A queued message only points at an
 # operation whose state lives in the table, and a kept log group would block re-creating the stack.
@@ -75,10 +79,11 @@ def merge_template(stage: str, app=None) -> dict:
         resources[function.role_logical_id] = {"Properties": {"Policies": [{
             "PolicyName": f"{function.role_logical_id}Policy",
             "PolicyDocument": policy(stage, function, StackArns())}]}}
-    if AGENT in resources:
-        resources[AGENT]["DependsOn"].append("OperationsQueue")
-        resources[AGENT]["Properties"]["Events"] = {f"{AGENT}SqsEventSource": {
-            "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
+    for consumer, queue_resource in CONSUMERS.items():
+        if consumer in resources:
+            resources[consumer]["DependsOn"].append(queue_resource)
+            resources[consumer]["Properties"]["Events"] = {f"{consumer}SqsEventSource": {
+                "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
     return {
         "Description": f"Fleetline, stage {stage}: API, operations agent, schedules, table, queues, key, alarms.",
         "Parameters": alarms.PARAMETERS,
@@ -88,6 +93,7 @@ def merge_template(stage: str, app=None) -> dict:
             "TableName": {"Value": {"Ref": "Table"}},
             "OperationsQueueUrl": {"Value": {"Ref": "OperationsQueue"}},
             "OperationsDeadLetterQueueUrl": {"Value": {"Ref": "OperationsDeadLetterQueue"}},
+            "BulkQueueUrl": {"Value": {"Ref": "BulkQueue"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
     }
@@ -137,13 +143,22 @@ def stateful_resources(names: dict) -> dict:
             **_cfn({k: v for k, v in queue.queue_attributes("").items() if k != "RedrivePolicy"}),
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": queue.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        "BulkDeadLetterQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": bulk_queue.dead_letter_queue_name(names["BULK_QUEUE_NAME"]), "SqsManagedSseEnabled": True,
+            **_cfn(bulk_queue.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        "BulkQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": names["BULK_QUEUE_NAME"], "SqsManagedSseEnabled": True,
+            **_cfn({k: v for k, v in bulk_queue.queue_attributes("").items() if k != "RedrivePolicy"}),
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]},
+                              "maxReceiveCount": bulk_queue.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
         **security.key_resources(names),
     }
 
 
 def _cfn(attributes: dict[str, str]) -> dict:
     """SQS API attribute strings as CloudFormation property values."""
-    return {name: (value == "true") if value in ("true", "false") else int(value) for name, value in attributes.items()}
+    return {name: (value == "true") if value in ("true", "false") else int(value) if value.isdigit() else value
+            for name, value in attributes.items()}
 
 
 if __name__ == "__main__":

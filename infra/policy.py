@@ -38,6 +38,7 @@ class Grants:
     queue: tuple[str, ...] = ()
     key: tuple[str, ...] = ()       # the device-secrets key
     secret: tuple[str, ...] = ()    # the signing key's secret (chalicelib/signing.py)
+    bulk_queue: tuple[str, ...] = ()   # the bulk operations' round queue
 
 
 GRANTS: dict[str, Grants] = {
@@ -49,17 +50,36 @@ GRANTS: dict[str, Grants] = {
     "api_handler": Grants(
         table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
-        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",), secret=("secretsmanager:GetSecretValue",)),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",), secret=("secretsmanager:GetSecretValue",),
+        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
     # The agent: reads by key and transitions in transactions (no Query); its event source mapping,
     # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
     # itself changes visibility (backoff, releasing skipped messages) after one GetQueueUrl. The GenieACS
     # driver talks HTTP to the ACS, which holds the devices' CWMP credentials: no KMS.
+    # After its batch, it adds bulk operations' results to their progress (UpdateItem), reads their threshold
+    # (BatchGetItem) and, on an abort, asks for a bulk round at once.
     "operations_agent_handler": Grants(
-        table=("dynamodb:GetItem", *TABLE_WRITES),
+        table=("dynamodb:GetItem", *TABLE_WRITES, "dynamodb:BatchGetItem"),
         queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-               "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")),
-    # The sweep times operations out in the table (GSI3 query, transitions); it sends nothing.
-    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES)),
+               "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"),
+        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+    # The sweep times operations out in the table (GSI3 query, transitions) and sends again, to the operations
+    # queue, those no agent picked up (GSI2 query; SendMessageBatch is authorized as SendMessage); bulk progress
+    # as the agent.
+    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchGetItem"),
+                                       queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
+                                       bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+    # Bulk rounds: read the target's devices (Query, BatchGetItem), write targets (BatchWriteItem) and each
+    # device's turn (transactions), send operations to the agent, consume their own queue and ask for the next
+    # round; the event source mapping receives, deletes and reads attributes with this role.
+    "bulk_operations_worker": Grants(
+        table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+               "dynamodb:ConditionCheckItem"),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
+        bulk_queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility", "sqs:SendMessage", "sqs:GetQueueUrl")),
+    # Finds bulk operations whose round stalled (GSI3 query) and asks for it again.
+    "revive_bulk_operations": Grants(table=TABLE_READS, bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
 }
 # Any other schedule (health checks, rollups): reads, writes, transactions guarded by a ConditionCheck
 # (the device still exists) and batch writes (IAM has one action for batch puts and deletes); no DeleteItem,
@@ -137,6 +157,8 @@ def policy(stage: str, function: Function, arns=None) -> dict:
     queue_name = names["OPERATIONS_QUEUE_NAME"]
     if grants.queue:
         statements.append(_statement("OperationsQueue", grants.queue, [arns.arn("sqs", queue_name)]))
+    if grants.bulk_queue:
+        statements.append(_statement("BulkQueue", grants.bulk_queue, [arns.arn("sqs", names["BULK_QUEUE_NAME"])]))
     if grants.key:
         key, condition = arns.key(names["KMS_KEY_ID"])
         statements.append(_statement("DeviceSecrets", grants.key, [key],
@@ -208,13 +230,14 @@ def grants_table(app) -> str:
         return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
 
     rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
-            "| KMS: the device-secrets key | Secrets Manager: the signing key | CloudWatch Logs |",
-            "| --- | --- | --- | --- | --- | --- |"]
+            "| SQS: the bulk queue | KMS: the device-secrets key | Secrets Manager: the signing key "
+            "| CloudWatch Logs |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for function in lambda_functions(app):
         grants = grants_for(function)
         default = ", default grants" if function.name not in GRANTS else ""
         rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
-                    f"| {cell(grants.key)} | {cell(grants.secret)} | own log group |")
+                    f"| {cell(grants.bulk_queue)} | {cell(grants.key)} | {cell(grants.secret)} | own log group |")
     return "\n".join(rows)
 
 

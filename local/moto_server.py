@@ -177,13 +177,22 @@ def moto_queries_by_partition():
 
     def query(self, hash_key, *args, **kwargs):
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
-        if index_name or not self.range_key_attr:
-            self.all_items = lambda: [item for partition in self.items.values()
-                                      for item in (partition.values() if self.range_key_attr else [partition])]
-        else:
-            partition = self.items.get(hash_key) or {}
-            self.all_items = lambda: list(partition.values())
         with lock:   # all_items is set on the shared table: one Query at a time (moto server is threaded)
+            # Set under the lock: set before it, a waiting Query's all_items was another's, or gone (moto's own,
+            # which sorts the whole table) by the time it ran.
+            if index_name:
+                # Only the items in the index's partition: moto's own loop then checks far fewer.
+                conditions = [(name, value) for name, value in kwargs.get("hash_key_conditions") or []
+                              if value is not None]
+                self.all_items = lambda: [item for partition in self.items.values()
+                                          for item in (partition.values() if self.range_key_attr else [partition])
+                                          if all(item.attrs.get(name) is not None and item.attrs[name] == value
+                                                 for name, value in conditions)]
+            elif not self.range_key_attr:
+                self.all_items = lambda: list(self.items.values())
+            else:
+                partition = self.items.get(hash_key) or {}
+                self.all_items = lambda: list(partition.values())
             try:
                 return original(self, hash_key, *args, **kwargs)
             finally:

@@ -75,11 +75,12 @@ class BackgroundWorkers:
 def background_workers() -> BackgroundWorkers:
     """The workers started once the API answers: the operations agent and the schedules."""
     from app import app  # imported here: the environment must be set first
-    from local.workers import agent_loop, schedule_loop
+    from local.workers import agent_loop, bulk_loop, schedule_loop
 
     workers = BackgroundWorkers()
     workers.add("agent", agent_loop(app))
     workers.add("schedules", schedule_loop(app))
+    workers.add("bulk operations", bulk_loop(app))
     return workers
 
 

@@ -143,14 +143,15 @@ class Operation(View):
     created: datetime
     updated: datetime | None
     finished: datetime | None
+    bulk_operation_id: int | None = Field(description="The bulk operation that requested it, if one did")
 
 
 # --- audit trail (API.md §2) -----------------------------------------------------------------------
 
 class AuditEntry(View):
     id: str
-    device_id: int
-    organization_id: int
+    device_id: int | None = Field(description="null for an entry of a bulk operation")
+    organization_id: int | None = Field(description="null for a bulk operation over all organizations")
     action: Action
     changes: dict[str, Any]
     actor: Actor

@@ -28,18 +28,34 @@ def entry_puts(organization_id: int, device_id: int, action: str, changes: dict,
                at: datetime, moved_from: int | None = None) -> list[dict]:
     """The transaction items that record one change: the entry, and for a device moved out of another
     organization (`moved_from`) a copy in that organization's trail, so that both see the move."""
-    stamp = clock.iso(at)
-    # Time-ordered id: newest-first order survives entries written in the same millisecond.
-    entry_id = f"{int(at.timestamp() * 1000):012x}{secrets.token_hex(4)}"
+    stamp, entry_id, item = _entry(organization_id, device_id, action, changes, actor, at)
     moved = moved_from is not None and moved_from != organization_id
-    item = {"entity": "AuditEntry", "id": entry_id, "device_id": device_id, "organization_id": organization_id,
-            "action": action, "changes": changes, "actor": actor or SYSTEM_ACTOR,
-            "at": stamp, schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp()),
-            **({"moved_from": moved_from} if moved else {})}
+    if moved:
+        item["moved_from"] = moved_from
     puts = [{"Put": {"Item": {**schema.audit_keys(organization_id, device_id, stamp, entry_id), **item}}}]
     if moved:
         puts.append({"Put": {"Item": {**schema.audit_copy_keys(moved_from, device_id, stamp, entry_id), **item}}})
     return puts
+
+
+def bulk_entry_put(organization_id: int | None, bulk_operation_id: int, action: str, changes: dict,
+                   actor: dict | None, at: datetime) -> dict:
+    """The transaction item that records a change of a bulk operation: no device (`device_id` null), in its
+    organization's trail and the fleet's."""
+    stamp, entry_id, item = _entry(organization_id, None, action, changes, actor, at)
+    return {"Put": {"Item": {**schema.bulk_audit_keys(organization_id, bulk_operation_id, stamp, entry_id), **item}}}
+
+
+def _entry(organization_id: int | None, device_id: int | None, action: str, changes: dict, actor: dict | None,
+           at: datetime) -> tuple[str, str, dict]:
+    """(time stamp, entry id, the entry's attributes but its keys)."""
+    stamp = clock.iso(at)
+    # Time-ordered id: newest-first order survives entries written in the same millisecond.
+    entry_id = f"{int(at.timestamp() * 1000):012x}{secrets.token_hex(4)}"
+    return stamp, entry_id, {"entity": "AuditEntry", "id": entry_id, "device_id": device_id,
+                             "organization_id": organization_id, "action": action, "changes": changes,
+                             "actor": actor or SYSTEM_ACTOR, "at": stamp,
+                             schema.TTL_ATTRIBUTE: int((at + RETENTION).timestamp())}
 
 
 def read_page(organization_id: int | None, device_id: int | None, action: str | None, actor: str | None,

@@ -7,7 +7,10 @@ from pydantic import AfterValidator, Field
 from chalicelib.ids import MAX_ID, Id, parse_digits
 from chalicelib.paging import PageQuery
 
-Action = Literal["create", "update", "delete", "operation_requested", "operation_finished"]
+Action = Literal["create", "update", "delete", "operation_requested", "operation_finished",
+                 "bulk_operation_created", "bulk_operation_started", "bulk_operation_paused",
+                 "bulk_operation_resumed", "bulk_operation_cancelled", "bulk_operation_aborted",
+                 "bulk_operation_completed"]
 # What the audit trail shows instead of a secret (bandit B105 reads the name as a password).
 SECRET_MASK = "***"  # nosec B105
 

@@ -7,6 +7,7 @@ from chalicelib import clock
 from chalicelib.audit.models import SECRET_MASK
 from chalicelib.device_types import db as device_types_db
 from chalicelib.devices import credentials, db
+from chalicelib.devices.lookup import device_etag, find_visible, get_visible  # noqa: F401 (their callers import them here)
 from chalicelib.devices.models import (
     OPERATION_FLAGS,
     DeviceCreate,
@@ -14,10 +15,9 @@ from chalicelib.devices.models import (
     DeviceListQuery,
     DevicePatch,
     DeviceReplace,
-    Identifiers,
 )
-from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
-from chalicelib.etags import check_if_match, etag
+from chalicelib.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed, field_problem
+from chalicelib.etags import check_if_match
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
 from chalicelib.organizations import db as organizations_db
@@ -31,45 +31,6 @@ WRITABLE_DEFAULTS = {"is_active": True, "status": "Down"}
 DEFAULTS = {**WRITABLE_DEFAULTS, "debug": False, "firmware_image_is_pending": False}
 # Taken from the device type unless the client sends them.
 INHERITED = ("manufacturer", "product_class")
-
-
-def device_etag(item: dict) -> str:
-    return etag(int(item["id"]), int(item["version"]))
-
-
-def get_visible(principal: Principal, device_id: int, consistent: bool = False) -> dict:
-    """The stored device item if the caller may see it (`consistent`: as last written, for a write retried
-    after another writer's).
-
-    Raises:
-        NotFound: unknown, or another organization's (never reveal that it exists).
-    """
-    item = db.get(device_id, consistent)
-    if item is None or not principal.can_see(int(item["organization_id"])):
-        raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND")
-    return item
-
-
-def find_visible(principal: Principal, kind: str, value: str) -> dict:
-    """The device a serial number (kind "serial") or identifier (any of IDENTIFIER_KINDS) names, if the caller
-    may see it. The caller has checked `kind`; a value no device could hold (a bad check digit) is not found.
-
-    Raises:
-        NotFound: DEVICE_NOT_FOUND, as for an unknown id.
-    """
-    from pydantic import ValidationError
-
-    missing = NotFound(f"No device with {kind} {value}.", code="DEVICE_NOT_FOUND")
-    if kind != "serial":
-        try:
-            value = getattr(Identifiers.model_validate({kind: value}), kind)  # the stored, normalised form
-        except ValidationError:
-            raise missing from None
-    device_id = db.find_id(kind, value)
-    item = db.get(device_id) if device_id is not None else None
-    if item is None or not principal.can_see(int(item["organization_id"])):
-        raise missing
-    return item
 
 
 def view(item: dict, pending: bool = False) -> dict:
@@ -184,21 +145,22 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
         new = _apply(principal, dict(current), fields, sent)
         changes = _audit_changes(current, new, fields)
         moment = clock.now()
-        operation_ids, operation_actions = operations.plan_operations(principal, new, flags or {}, moment)
-        if not changes and not operation_ids:
+        plan = operations.plan_operations(principal, new, flags or {}, moment)
+        new |= plan.device_fields
+        if not changes and not plan.operation_ids:
             return view(old), device_etag(old)
         now = clock.iso(moment)
         new |= {"version": int(old["version"]) + 1, "last_change": now}
         if new.get("status") != current.get("status"):
             new["status_change"] = now
         try:
-            db.replace(old, new, changes, principal.actor(), extra=operation_actions)
+            db.replace(old, new, changes, principal.actor(), extra=plan.actions)
         except db.VersionChanged:
             if if_match is not None:
                 raise PreconditionFailed("The device changed since the ETag in If-Match was read.",
                                          code="ETAG_MISMATCH") from None
             continue
-        operations.enqueue(device_id, operation_ids)
+        operations.enqueue(device_id, plan.operation_ids)
         metrics.add_metric(name=DEVICES_UPDATED, unit="Count", value=1)
         return view(new), device_etag(new)
     raise AssertionError("unreachable: attempts() raises when spent")

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from chalicelib import clock
 from chalicelib.observability import logger, metrics
-from chalicelib.operations import db, queue
-from chalicelib.operations.models import DESTRUCTIVE, FINISHED, MAX_ATTEMPTS, UNFINISHED
+from chalicelib.operations import db, queue, transitions
+from chalicelib.operations.models import DESTRUCTIVE, FINISHED, MAX_ATTEMPTS
 from chalicelib.store.dynamo import plain
 
 # Never sent twice once the device may have received them: the resets, and a firmware update (a second
@@ -24,11 +24,12 @@ class RetryLater(Exception):
         self.delay = delay
 
 
-def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
+def advance(device_id: int, operation_id: int, receive_count: int = 1, halted: frozenset[int] = frozenset()) -> str:
     """Carry one operation one step further; returns its state afterwards.
 
     Safe under duplicate delivery: every transition is conditional on the state it leaves, and a
-    destructive operation found already dispatched is never sent again.
+    destructive operation found already dispatched is never sent again. A queued operation of a bulk operation
+    in `halted` (cancelled or aborted) is cancelled instead of sent.
 
     Raises:
         RetryLater: a transient failure of a retryable operation, or a device that kept changing while the
@@ -50,6 +51,9 @@ def advance(device_id: int, operation_id: int, receive_count: int = 1) -> str:
         return item["state"]   # a duplicate delivery
     now = clock.now()
     name = item["operation"]
+    if item["state"] == "queued" and item.get("bulk_operation_id") is not None and \
+            int(item["bulk_operation_id"]) in halted:
+        return conclude(device, item, "cancelled", None, {})   # its bulk operation was cancelled or aborted
     if item["state"] == "dispatched" and item.get("settlement"):
         return settle(device, item, receive_count)   # the driver left it uncertain: ask it again (below)
     if clock.iso(now) > item["deadline"]:
@@ -112,8 +116,11 @@ def _move(device: dict, item: dict, state: str, **fields) -> tuple[dict, dict]:
         if entry is not None:
             pending[str(int(item["id"]))] = {**entry, "state": state}
         now = clock.now()
+        bulks = db.bulk_memberships(item)
         try:
-            db.transact([db.operation_update(item, state, now, **fields), db.device_update(device, pending, now)])
+            db.transact([db.operation_update(item, state, now, **fields), db.device_update(device, pending, now),
+                         *(db.target_update(bulk, item, state, now) for bulk in bulks)])
+            transitions.record(bulks, int(item["device_id"]), item["state"], state)
             # What was just written, so the caller needs no read-back (two requests per operation).
             settings, _ = db.pending_summary(pending)
             return ({**item, "state": state, "updated": clock.iso(now), **fields},
@@ -123,7 +130,9 @@ def _move(device: dict, item: dict, state: str, **fields) -> tuple[dict, dict]:
             fresh = db.get(int(item["device_id"]), int(item["id"]), consistent=True)
             if fresh is None or fresh["state"] != item["state"]:
                 raise
-            device = db.device(int(item["device_id"]))   # only the device moved on: try again
+            # Only the device moved on (a write, or a bulk operation linking this operation): try again with both
+            # as they are now.
+            item, device = fresh, db.device(int(item["device_id"]))
             if device is None:
                 raise
     # The operation is where we found it but the device kept changing: come back soon rather than let the
@@ -142,6 +151,7 @@ def conclude(device: dict, item: dict, state: str, error: dict | None, facts: di
             device = db.device(int(item["device_id"]))
             if fresh is None or device is None or fresh["state"] != item["state"]:
                 return fresh["state"] if fresh else "gone"
+            item = fresh
     raise db.StateChanged()
 
 
@@ -154,9 +164,12 @@ def finish(device: dict, item: dict, state: str, error: dict | None, facts: dict
                                                                                      "new": int(item["id"])},
                "state": {"old": item["state"], "new": state}}
     changes |= {k: {"old": plain(device.get(k)), "new": v} for k, v in follow.items() if plain(device.get(k)) != v}
+    bulks = db.bulk_memberships(item)
     db.transact([db.operation_update(item, state, now, error=error),
                  db.device_update(device, pending, now, **follow),
-                 db.audit_put(device, "operation_finished", changes, actor, now)])
+                 db.audit_put(device, "operation_finished", changes, actor, now),
+                 *(db.target_update(bulk, item, state, now, error) for bulk in bulks)])
+    transitions.record(bulks, int(item["device_id"]), item["state"], state)
 
 
 def _device_fields_after(item: dict, state: str, facts: dict, now: datetime) -> dict:
@@ -175,20 +188,6 @@ def _device_fields_after(item: dict, state: str, facts: dict, now: datetime) -> 
     if name == "debug":
         follow["debug"] = bool(parameters["enabled"])
     return follow
-
-
-def sweep_overdue(now: datetime | None = None) -> int:
-    """Time out unfinished operations past their deadline; returns how many."""
-    count = 0
-    for entry in db.overdue(now or clock.now()):
-        device = db.device(int(entry["device_id"]))
-        if device is not None and entry["state"] == "dispatched" and entry.get("settlement"):
-            count += settle(device, entry, final=True) == "timed_out"   # withdraw or confirm at the ACS first
-        elif device is not None and entry["state"] in UNFINISHED:
-            state = conclude(device, entry, "timed_out",
-                              failure("DEADLINE_EXCEEDED", "Not finished within its deadline.", entry), {})
-            count += state == "timed_out"
-    return count
 
 
 # --- Settling what a driver left uncertain (issue 15) ---------------------------------------------------

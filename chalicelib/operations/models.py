@@ -16,7 +16,7 @@ DEADLINE_MINUTES = {"firmware_update": 60}
 DEFAULT_DEADLINE_MINUTES = 15
 
 PUBLIC_FIELDS = ("id", "device_id", "operation", "parameters", "state", "attempts", "error", "requested_by",
-                 "created", "updated", "finished")
+                 "created", "updated", "finished", "bulk_operation_id")
 
 
 class OperationMessage(BaseModel):
@@ -25,6 +25,9 @@ class OperationMessage(BaseModel):
 
     device_id: int = Field(ge=1)
     operation_id: int = Field(ge=1)
+    # Set for an operation a bulk operation requested: the agent cancels it, rather than send it, once the bulk
+    # operation was cancelled or aborted.
+    bulk_operation_id: int | None = Field(default=None, ge=1)
 
 
 class OperationListQuery(PageQuery):

@@ -229,12 +229,33 @@ def operation_sort_value(operation_id: int) -> str:
     return f"OP#{_n(operation_id)}"
 
 
-OPEN_OPS_PK = "OPEN_OPS"
+# Every operation writes its OPEN_OPS entry three times (created, dispatched, finished) and its outbox entry
+# twice: spread by device over this many partitions each (docs/capacity.md), read one Query per shard.
+OPERATION_SHARDS = 16
+
+
+def operation_shard(device_id: int) -> int:
+    return int(device_id) % OPERATION_SHARDS
+
+
+def open_operations_pk(shard: int) -> str:
+    return f"OPEN_OPS#{shard:02d}"
 
 
 def open_operation_keys(deadline: str, device_id: int, operation_id: int) -> dict:
     """Sparse index entry of an unfinished operation, by deadline, for the time-out sweep."""
-    return {"GSI3PK": OPEN_OPS_PK, "GSI3SK": f"{deadline}#{_n(device_id)}#{_n(operation_id)}"}
+    return {"GSI3PK": open_operations_pk(operation_shard(device_id)),
+            "GSI3SK": f"{deadline}#{_n(device_id)}#{_n(operation_id)}"}
+
+
+def outbox_pk(shard: int) -> str:
+    return f"OUTBOX#{shard:02d}"
+
+
+def outbox_keys(send_at: str, device_id: int, operation_id: int) -> dict:
+    """Sparse index entry of an operation no agent has picked up yet, by when to send it again (the sweep
+    re-sends a message lost after its commit); the agent's first transition removes it."""
+    return {"GSI2PK": outbox_pk(operation_shard(device_id)), "GSI2SK": f"{send_at}#{_n(device_id)}#{_n(operation_id)}"}
 
 
 def simulator_key(device_id: int) -> dict:
@@ -529,6 +550,100 @@ def rollup_state_organization(name: str) -> int | None:
     return int(name.removeprefix("ORG#")) if name.startswith("ORG#") else None
 
 
+# --- bulk operations (API.md §11): key builders of chalicelib/bulk ----------------------------------
+
+# Target items are spread by device over this many partitions (expansion writes them in bursts, and every
+# transition of a device's operation writes its target); progress counters over this many items (one
+# UpdateItem ADD per agent batch, on each in turn).
+BULK_TARGET_SHARDS = 4
+BULK_PROGRESS_SHARDS = 4
+BULKS_PK = "BULKS"
+BULKS_ACTIVE_PK = "BULKS_ACTIVE"
+BULK_HEAD_PREFIX = "BULK"
+BULK_IDS_PREFIX = "IDS#"
+
+
+def bulk_partition(bulk_id: int) -> str:
+    return f"BULK#{_n(bulk_id)}"
+
+
+def bulk_key(bulk_id: int) -> dict:
+    """The bulk operation: its request, state and final progress (a fixed size)."""
+    return {"PK": bulk_partition(bulk_id), "SK": BULK_HEAD_PREFIX}
+
+
+def bulk_pacer_key(bulk_id: int) -> dict:
+    """The background's state of one bulk operation: round, cursors, the last minute's slices. Sorted right
+    after the bulk item, so that one Query (SK begins_with BULK) reads both."""
+    return {"PK": bulk_partition(bulk_id), "SK": f"{BULK_HEAD_PREFIX}#PACER"}
+
+
+def bulk_ids_key(bulk_id: int, chunk: int) -> dict:
+    """Up to 1,000 of the device ids a target names (at most 10 chunks)."""
+    return {"PK": bulk_partition(bulk_id), "SK": f"{BULK_IDS_PREFIX}{chunk:04d}"}
+
+
+def bulk_list_keys(organization_id: int | None, bulk_id: int, created: str) -> dict:
+    """By organization (GSI1; a bulk operation over all organizations has none) and platform-wide (GSI2), by
+    creation time (ids come from per-process blocks: their order is not the order of creation)."""
+    sort = bulk_sort_value(created, bulk_id)
+    keys = {"GSI2PK": BULKS_PK, "GSI2SK": sort}
+    if organization_id is not None:
+        keys |= {"GSI1PK": org_bulks_pk(organization_id), "GSI1SK": sort}
+    return keys
+
+
+def org_bulks_pk(organization_id: int) -> str:
+    return f"ORG#{_n(organization_id)}#BULKS"
+
+
+def bulk_active_keys(bulk_id: int) -> dict:
+    """Sparse entry while the background still has work on it (until closed): read by the revival schedule."""
+    return {"GSI3PK": BULKS_ACTIVE_PK, "GSI3SK": _n(bulk_id)}
+
+
+def bulk_sort_value(created: str, bulk_id: int) -> str:
+    return f"{created}#{_n(bulk_id)}"
+
+
+def bulk_progress_key(bulk_id: int, shard: int) -> dict:
+    return {"PK": f"{bulk_partition(bulk_id)}#P#{shard}", "SK": "PROGRESS"}
+
+
+def bulk_target_shard(device_id: int) -> int:
+    return int(device_id) % BULK_TARGET_SHARDS
+
+
+def bulk_target_partition(bulk_id: int, shard: int) -> str:
+    return f"{bulk_partition(bulk_id)}#T#{shard}"
+
+
+def bulk_target_key(bulk_id: int, device_id: int) -> dict:
+    """One device of a bulk operation's target: its state there, its operation id and error."""
+    return {"PK": bulk_target_partition(bulk_id, bulk_target_shard(device_id)), "SK": _n(device_id)}
+
+
+def bulk_target_sort_value(device_id: int) -> str:
+    return _n(device_id)
+
+
+def bulk_queued_pk(bulk_id: int, shard: int) -> str:
+    return f"{bulk_partition(bulk_id)}#Q#{shard}"
+
+
+def bulk_queued_keys(bulk_id: int, device_id: int) -> dict:
+    """Sparse index entry of a target while its operation is queued: what cancel and abort must cancel."""
+    return {"GSI1PK": bulk_queued_pk(bulk_id, bulk_target_shard(device_id)), "GSI1SK": _n(device_id)}
+
+
+def bulk_audit_keys(organization_id: int | None, bulk_id: int, at: str, entry_id: str) -> dict:
+    """An audit entry of a bulk operation (no device): in its organization's trail and fleet-wide, in the shard of
+    its id; one over all organizations has a partition of its own."""
+    sort, shard = audit_sort_value(at, entry_id), _shard(bulk_id, AUDIT_SHARDS)
+    pk = audit_org_pk(organization_id, shard) if organization_id is not None else f"AUDIT#BULK#{_n(bulk_id)}"
+    return {"PK": pk, "SK": sort, "GSI2PK": audit_fleet_pk(shard), "GSI2SK": sort}
+
+
 # --- access patterns ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -601,7 +716,36 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "PK=DEV#<id> SK begins_with OP#", "1 Query per page"),
     AccessPattern("Get operation", "Operation", "table", "PK=DEV#<id> SK=OP#<op>", "1 GetItem"),
     AccessPattern("Unfinished operations past their deadline", "Operation", "GSI3",
-                  "GSI3PK=OPEN_OPS GSI3SK<=<now>", "1 Query per sweep"),
+                  "GSI3PK=OPEN_OPS#<device % 16> GSI3SK<=<now>", "1 Query per shard and page, 16 in parallel"),
+    AccessPattern("Operations no agent has picked up, due to be sent again", "Operation", "GSI2",
+                  "GSI2PK=OUTBOX#<device % 16> GSI2SK<=<now>", "1 Query per shard and page, 16 in parallel "
+                  "(+1 SendMessageBatch per 10, 1 UpdateItem per operation sent again)"),
+    AccessPattern("Create a bulk operation", "BulkOperation, BulkDeviceIds, BulkPacer, Sequence, AuditEntry", "table",
+                  "Put PK=BULK#<id> SK=BULK, SK=BULK#PACER, SK=IDS#<n>; SET SEQ#BULK; Put audit",
+                  "1 TransactWriteItems (+1 BatchGetItem per 100 device ids, +1 per 100 type counters)"),
+    AccessPattern("Get a bulk operation", "BulkOperation, BulkPacer, BulkDeviceIds, BulkProgress", "table",
+                  "PK=BULK#<id> (every item); PK=BULK#<id>#P#<0..3> SK=PROGRESS",
+                  "1 Query + 1 BatchGetItem"),
+    AccessPattern("List an organization's bulk operations, newest first", "BulkOperation", "GSI1",
+                  "GSI1PK=ORG#<org>#BULKS GSI1SK<cursor (<created>#<id>)",
+                  "1 Query + 1 BatchGetItem (pacers, progress, ids)"),
+    AccessPattern("List all bulk operations (platform token)", "BulkOperation", "GSI2",
+                  "GSI2PK=BULKS GSI2SK<cursor (<created>#<id>)", "1 Query + 1 BatchGetItem (pacers, progress, ids)"),
+    AccessPattern("Bulk operations the background still works on", "BulkOperation", "GSI3",
+                  "GSI3PK=BULKS_ACTIVE", "1 Query per minute (revival schedule)"),
+    AccessPattern("Bulk operation and its pacer, for a round or slice", "BulkOperation, BulkPacer", "table",
+                  "PK=BULK#<id> SK begins_with BULK", "1 Query (consistent) per slice"),
+    AccessPattern("Write a bulk operation's targets", "BulkTarget", "table",
+                  "Put PK=BULK#<id>#T#<device % 4> SK=<device>", "1 BatchWriteItem per 25 devices"),
+    AccessPattern("A bulk operation's devices by id", "BulkTarget", "table",
+                  "PK=BULK#<id>#T#<0..3> SK>cursor (state: FilterExpression)",
+                  "1 Query per shard and page (4 merged); the pacer's turn: 1 Query per shard it takes from"),
+    AccessPattern("A bulk operation's queued devices", "BulkTarget", "GSI1",
+                  "GSI1PK=BULK#<id>#Q#<0..3> (sparse)", "1 Query per shard when closing"),
+    AccessPattern("Bulk operation progress", "BulkProgress", "table",
+                  "PK=BULK#<id>#P#<0..3> SK=PROGRESS", "1 UpdateItem ADD per settle; 1 BatchGetItem to read"),
+    AccessPattern("Audit of a bulk operation over all organizations", "AuditEntry", "table",
+                  "PK=AUDIT#BULK#<id> SK>=<since>", "1 Put per state change (also in AUDIT#ORG#<org> and GSI2 AUDIT)"),
     AccessPattern("Diagnostics of a device, newest first", "DiagnosticEntry", "table",
                   "PK=DEV#<id> SK between DIAG# and <cursor>", "1 Query per page (diagnostic_type/status: "
                   "FilterExpression, more Queries when selective)"),

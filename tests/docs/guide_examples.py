@@ -252,6 +252,18 @@ def _bulk(r: Recorder) -> None:
         "abort": {"failure_threshold_percent": 10, "min_finished": 20}},
         headers={"Idempotency-Key": "rollout-2.4.1"})
     bulk_id = created.json_body["id"]
+    _first_round(r, bulk_id)
     r.call("bulk-get", "GET", f"/bulk_operations/{bulk_id}/")
     r.call("bulk-devices", "GET", f"/bulk_operations/{bulk_id}/devices/?limit=2")
     r.call("bulk-pause", "POST", f"/bulk_operations/{bulk_id}/pause/")
+
+
+def _first_round(r: Recorder, bulk_id: int) -> None:
+    """The background's first round (chalicelib/bulk/worker.py), its waits between slices moving the session's
+    clock on: the target expanded, its first slices queued (no agent runs in this session)."""
+    from unittest.mock import patch
+
+    from chalicelib.bulk import worker
+
+    with patch.object(clock, "sleep", lambda seconds: r.clock.advance(seconds=seconds)):
+        worker.run_round(bulk_id, 0)

@@ -12,27 +12,33 @@ from infra.build_template import beside_chalice_deploy
 from infra.functions import lambda_functions
 
 AGENT = "fleetline-prod-operations_agent_handler"
+QUEUES = {"operations_agent_handler": "fleetline-prod-operations.fifo",
+          "bulk_operations_worker": "fleetline-prod-bulk.fifo"}
 
 
-def _deployed_agent() -> str:
-    """The agent as `chalice deploy` leaves it: a function and a mapping without FunctionResponseTypes."""
+def _deployed_consumers() -> list[str]:
+    """The queue handlers as `chalice deploy` leaves them: functions and mappings without FunctionResponseTypes."""
     role = aws.client("iam").create_role(RoleName="agent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "")
-    aws.client("lambda").create_function(FunctionName=AGENT, Runtime="python3.11", Role=role,
-                                         Handler="app.operations_agent_handler", Code={"ZipFile": code.getvalue()})
-    sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName="fleetline-prod-operations.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=AGENT,
-                                                            BatchSize=10)["UUID"]
+    mappings = []
+    for function in (f for f in lambda_functions(app) if f.kind == "queue"):
+        name = function.deployed_name("prod")
+        aws.client("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role,
+                                             Handler=f"app.{function.name}", Code={"ZipFile": code.getvalue()})
+        sqs = aws.client("sqs")
+        url = sqs.create_queue(QueueName=QUEUES[function.name], Attributes={"FifoQueue": "true"})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        mappings.append(aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name,
+                                                                         BatchSize=1)["UUID"])
+    return mappings
 
 
 def test_the_agent_mapping_reports_partial_batch_failures_after_the_step_and_a_rerun_changes_nothing(moto):
-    mapping = _deployed_agent()
+    mappings = _deployed_consumers()
 
-    assert enable_partial_batch_responses("prod", app) == [mapping]
+    assert sorted(enable_partial_batch_responses("prod", app)) == sorted(mappings)
 
     [stored] = aws.client("lambda").list_event_source_mappings(FunctionName=AGENT)["EventSourceMappings"]
     assert stored["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

@@ -12,9 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from chalice.local import LambdaContext
 
 from app import app
 from chalicelib import aws, clock, signing
+from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
 from infra.functions import lambda_functions
@@ -133,6 +135,13 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
             assert api.patch(f"/inventory_device/{target['id']}/", {"reboot": True, "sync": True},
                              headers={"Idempotency-Key": f"ops-{target['id']}"}).status_code == 200
         assert api.get(f"/inventory_device/{device['id']}/operations/").status_code == 200
+        # A bulk operation: created (its first round asked for), read, paused and resumed.
+        started = api.post("/bulk_operations/", {"operation": "sync", "target": {"organization_id": organization}})
+        assert started.status_code == 202, started.body
+        rollout = started.json_body["id"]
+        for action in ("pause", "resume"):
+            assert api.post(f"/bulk_operations/{rollout}/{action}/").status_code == 200
+        assert api.get(f"/bulk_operations/{rollout}/devices/").status_code == 200
         assert api.get(f"/audit_log/?device_id={device['id']}").status_code == 200
         # Telemetry in, history and aggregates out: batch reads and writes, the 60 s answer record.
         at = clock.iso(clock.now())
@@ -166,8 +175,24 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
     # The event source mapping's receive is not the handler's: recorded apart, checked below all the same.
     mapping_requests = recorder.requests.pop("operations_agent_handler")
     with recorder.running("operations_agent_handler"):
-        answer = client.lambda_.invoke("operations_agent_handler", sqs_event(received, arn)).payload
+        # With the deployed timeout (the test client's 3 s would have the agent hand every message back).
+        answer = app.handler_map["operations_agent_handler"](sqs_event(received, arn), LambdaContext(
+            "operations_agent_handler", 256, queue.AGENT_TIMEOUT_SECONDS * 1000))
     assert answer["batchItemFailures"], "the offline device's messages should have failed"
+
+    with recorder.running("bulk_operations_worker"):
+        bulk_url = bulk_queue.queue_url()
+        bulk_arn = aws.client("sqs").get_queue_attributes(QueueUrl=bulk_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        rounds = aws.client("sqs").receive_message(QueueUrl=bulk_url, MaxNumberOfMessages=1,
+                                                   AttributeNames=["All"])["Messages"]
+    bulk_mapping_requests = recorder.requests.pop("bulk_operations_worker")
+    with recorder.running("bulk_operations_worker"):
+        # One round, cut short after its first slice: expansion, a slice's turns and sends, the next round asked for.
+        monkeypatch.setattr(clock, "sleep", lambda seconds: None)
+        answer = app.handler_map["bulk_operations_worker"](sqs_event(rounds, bulk_arn), LambdaContext(
+            "bulk_operations_worker", 256, 21_500))
+    assert answer["batchItemFailures"] == []
 
     later = clock.now() + timedelta(days=2)
     monkeypatch.setattr(clock, "now", lambda: later)
@@ -183,7 +208,8 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
     for name, function in functions.items():
         requests = recorder.requests.get(name, [])
         assert requests or function.kind == "schedule", f"{name} was not exercised"
-        assert_covered(function, requests + (mapping_requests if name == "operations_agent_handler" else []))
+        mapped = {"operations_agent_handler": mapping_requests, "bulk_operations_worker": bulk_mapping_requests}
+        assert_covered(function, requests + mapped.get(name, []))
     # What AWS's event source mapping does with the agent's role, which no test can record.
     mapping = policy("dev", functions["operations_agent_handler"])["Statement"]
     queue_actions = next(s["Action"] for s in mapping if s["Sid"] == "OperationsQueue")
@@ -213,8 +239,13 @@ def test_only_the_api_reads_the_signing_key():
         assert ("secretsmanager:GetSecretValue" in actions) == (function.name == "api_handler")
 
 
-def test_only_the_api_sends_to_the_queue_and_only_the_agent_consumes_it():
+def test_only_the_api_the_sweep_and_bulk_rounds_send_to_the_queue_and_only_queue_handlers_consume():
     for function in lambda_functions(app):
-        actions = {a for s in policy("dev", function)["Statement"] for a in s["Action"]}
-        assert ("sqs:SendMessage" in actions) == (function.name == "api_handler")
-        assert ("sqs:DeleteMessage" in actions) == (function.kind == "queue")
+        statements = policy("dev", function)["Statement"]
+        actions = {a for s in statements if s["Sid"] == "OperationsQueue" for a in s["Action"]}
+        bulk_actions = {a for s in statements if s["Sid"] == "BulkQueue" for a in s["Action"]}
+        # The sweep sends again what no agent picked up (a send lost after its commit); bulk rounds send their turns.
+        assert ("sqs:SendMessage" in actions) == (function.name in ("api_handler", "sweep_overdue_operations",
+                                                                    "bulk_operations_worker"))
+        assert ("sqs:DeleteMessage" in actions) == (function.name == "operations_agent_handler")
+        assert ("sqs:DeleteMessage" in bulk_actions) == (function.name == "bulk_operations_worker")

@@ -7,7 +7,7 @@ import pytest
 from app import app
 from chalicelib.operations import queue
 from chalicelib.store import schema
-from infra.build_template import AGENT, merge_template
+from infra.build_template import AGENT, CONSUMERS, merge_template
 from infra.functions import Function, lambda_functions
 from infra.policy import DEFAULT_SCHEDULE, DOCS_PATH, documented, expected_files, grants_for, stage_variables
 
@@ -35,18 +35,29 @@ def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
 
 def test_the_agent_event_source_reports_partial_batch_failures():
     # Chalice names the function's logical id after the handler, in CamelCase.
-    [agent_function] = [f for f in lambda_functions(app) if f.kind == "queue"]
-    assert agent_function.logical_id == AGENT
-    agent = merge_template("dev", app)["Resources"][AGENT]
-    source = agent["Properties"]["Events"][f"{AGENT}SqsEventSource"]["Properties"]
-    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert "OperationsQueue" in agent["DependsOn"]
+    consumers = {f.logical_id for f in lambda_functions(app) if f.kind == "queue"}
+    assert consumers == set(CONSUMERS) and AGENT in consumers
+    for consumer, queue_resource in CONSUMERS.items():
+        function = merge_template("dev", app)["Resources"][consumer]
+        source = function["Properties"]["Events"][f"{consumer}SqsEventSource"]["Properties"]
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert queue_resource in function["DependsOn"]
+
+
+def test_merge_template_declares_the_bulk_queue_and_the_operations_queue_in_high_throughput_mode():
+    resources = merge_template("prod", app)["Resources"]
+    bulk = resources["BulkQueue"]["Properties"]
+    assert bulk["QueueName"] == stage_variables("prod")["BULK_QUEUE_NAME"] and bulk["FifoQueue"] is True
+    assert bulk["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
+    operations = resources["OperationsQueue"]["Properties"]
+    assert (operations["DeduplicationScope"], operations["FifoThroughputLimit"]) == ("messageGroup",
+                                                                                     "perMessageGroupId")
 
 
 def test_the_function_list_follows_app_py():
     functions = lambda_functions(app)
     assert functions[0] == Function("api_handler", "api")
-    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler"}
+    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "bulk_operations_worker"}
     schedules = {source.name for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
     assert {f.name for f in functions if f.kind == "schedule"} == schedules
     assert "sweep_overdue_operations" in schedules
