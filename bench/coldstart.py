@@ -15,7 +15,7 @@ FLOOR = "import boto3, chalice"
 # The agent Lambda: app.py, its handler (whose capability loads on first use), the agent module, then the
 # driver its first operation builds (drivers.get_driver imports the simulator there).
 AGENT_STEPS = (APP, 'app.app.handler_map["operations_agent_handler"]; import chalicelib.operations.agent',
-               "import chalicelib.operations.simulator")
+               "import chalicelib.drivers.simulator")
 AGENT = "; ".join(AGENT_STEPS)
 FIRST_PARTY = ("app", "chalicelib")
 # Timed inside the child, so interpreter start-up (the same for both) is left out.

@@ -91,11 +91,11 @@ class TimedWorker(QueueWorker):
         self._handled = (seconds, cpu_seconds)
         return result
 
-    def handle_record(self, record):
+    def handle_record(self, record, halted=frozenset()):
         """Stands in for agent.handle_record while measuring: the same call, its requests counted apart."""
         with self.meter.phase_of("record"):
             try:
-                state = self._record_handler(record)
+                state = self._record_handler(record, halted)
             except Exception as error:
                 self.states[type(error).__name__] += 1
                 raise
@@ -161,7 +161,7 @@ def run(app, runner: Runner, meter: Meter, fleet: Fleet, operations: int) -> Run
                    for device in devices]
     except CallFailed as failure:
         raise OperationsFailed(f"PATCH: {failure}") from None
-    if queued := [s for s in patches if s.operation.sqs["SendMessage"] != 1]:
+    if queued := [s for s in patches if s.operation.sqs["SendMessageBatch"] != 1]:
         raise OperationsFailed(f"{len(queued)} PATCHes did not queue exactly one operation")
     worker = TimedWorker(app, meter)
     batches = []

@@ -141,7 +141,7 @@ def cold_start_section(cold: ColdStart) -> str:
 
 def agent_rows(cold: ColdStart) -> list[list[str]]:
     names = ["`import app`", '`app.app.handler_map["operations_agent_handler"]` + `import chalicelib.operations.agent`',
-             "`import chalicelib.operations.simulator` (the driver, on the first operation)"]
+             "`import chalicelib.drivers.simulator` (the driver, on the first operation)"]
     rows, running = [], 0.0
     for name, step_ms in zip(names, cold.agent_steps_ms, strict=True):
         running += step_ms

@@ -23,7 +23,7 @@ from bench.fleet import Fleet  # noqa: E402
 from chalicelib import aws, process_state  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
 from chalicelib.tokens import service as token_service  # noqa: E402
-from local.moto_server import transactions_backing_up_items  # noqa: E402
+from local.moto_server import dynamodb_requests_one_at_a_time, transactions_backing_up_items  # noqa: E402
 from local.provision import provision  # noqa: E402
 
 SIZES = (100, 5_000)
@@ -36,7 +36,7 @@ OPERATION_RUNS = {100: 3, 5_000: 1}
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 # Sections of later capabilities: each module's measure() runs in its own bench.world.world() and returns
 # its Markdown section, appended to the report.
-SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups")
+SECTIONS: tuple[str, ...] = ("bench.telemetry", "bench.analytics", "bench.rollups", "bench.writes", "bench.bulk")
 
 
 def measure_api():
@@ -45,7 +45,8 @@ def measure_api():
     meter = Meter()
     app.register_middleware(meter.route_phase, "http")
     rounds, seeding, remote = {}, {}, {}
-    with mock_aws(), transactions_backing_up_items():  # make run's moto: same answers, no table copies
+    # make run's moto: same answers, no table copies, one request at a time (lists read their shards in parallel)
+    with mock_aws(), dynamodb_requests_one_at_a_time(), transactions_backing_up_items():
         aws.reset_clients()
         process_state.forget()
         meter.attach(aws.session())  # before provision() makes the first client
@@ -99,16 +100,25 @@ def from_outside() -> str:
     return "\n".join(parts)
 
 
-def sections_only() -> None:
-    """`python -m bench.run --sections`: the capability sections alone, into docs/benchmarks-sections.md (the
-    full `make bench` writes the same sections into docs/benchmarks.md)."""
-    text = ("# Benchmarks: capability sections\n\nProduced by `.venv/bin/python -m bench.run --sections` on "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `make bench` measures the same sections as part "
-            "of docs/benchmarks.md.\n")
-    for name in SECTIONS:
-        print(f"measuring {name}", flush=True)
-        text += "\n" + import_module(name).measure()
+SECTIONS_HEADER = ("# Benchmarks: capability sections\n\nProduced by `.venv/bin/python -m bench.run --sections "
+                   "[module ...]`, each section on the date it names; `make bench` measures the same sections as "
+                   "part of docs/benchmarks.md.\n")
+
+
+def sections_only(names: list[str]) -> None:
+    """`python -m bench.run --sections [module ...]`: the capability sections alone (all, or those named), into
+    docs/benchmarks-sections.md; a named section replaces its own block there and leaves the others as they were
+    (the full `make bench` writes the same sections into docs/benchmarks.md)."""
     path = ROOT / "docs" / "benchmarks-sections.md"
+    text = path.read_text() if names and path.exists() else SECTIONS_HEADER
+    for name in names or SECTIONS:
+        print(f"measuring {name}", flush=True)
+        opening, closing = f"<!-- {name} -->", f"<!-- /{name} -->"
+        block = (f"{opening}\n_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}._\n\n"
+                 f"{import_module(name).measure()}{closing}\n")
+        start, end = text.find(opening), text.find(closing)
+        text = (text[:start] + block + text[end + len(closing) + 1:] if 0 <= start < end
+                else f"{text}\n{block}")
     path.write_text(text)
     print(text)
     print(f"written to {path.relative_to(ROOT)}")
@@ -117,7 +127,7 @@ def sections_only() -> None:
 def main() -> None:
     warnings.filterwarnings("ignore", "No application metrics to publish")  # as pytest does
     if "--sections" in sys.argv[1:]:
-        return sections_only()
+        return sections_only(sys.argv[sys.argv.index("--sections") + 1:])
     start = time.perf_counter()
     print("timing cold start", flush=True)
     cold = coldstart.measure()

@@ -17,7 +17,7 @@ def world():
     from bench.counting import Meter
     from chalicelib import aws, process_state
     from chalicelib.config import get_settings
-    from local.moto_server import transactions_backing_up_items
+    from local.moto_server import dynamodb_requests_one_at_a_time, transactions_backing_up_items
     from local.provision import provision
 
     global _meter
@@ -26,7 +26,7 @@ def world():
         app.register_middleware(_meter.route_phase, "http")
     meter = _meter
     meter.take()
-    with mock_aws(), transactions_backing_up_items():
+    with mock_aws(), dynamodb_requests_one_at_a_time(), transactions_backing_up_items():
         aws.reset_clients()
         process_state.forget()
         meter.attach(aws.session())

@@ -106,7 +106,7 @@ def run_create_token(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     from pydantic import ValidationError
 
     from chalicelib.config import get_settings
-    from chalicelib.errors import FleetlineError
+    from chalicelib.errors import FleetlineError, ServiceUnavailable
     from chalicelib.tokens import service
     from chalicelib.tokens.models import TokenCreate
 
@@ -120,12 +120,12 @@ def run_create_token(args: argparse.Namespace, parser: argparse.ArgumentParser) 
                           rate_limit_per_minute=args.rate_limit)
     try:
         created = service.create_token(None, request)
-    except FleetlineError as error:  # an unknown organization: the argument is wrong, not AWS
-        parser.error(f"{error.message} (organization {args.organization_id})")
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, ServiceUnavailable) as error:   # AWS refused, or did not answer
         target = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
         print(f"error: could not write to table {settings.table_name} at {target}: {error}", file=sys.stderr)
         return AWS_FAILED
+    except FleetlineError as error:  # an unknown organization: the argument is wrong, not AWS
+        parser.error(f"{error.message} (organization {args.organization_id})")
     scope = f"organization {created['organization_id']}" if created["organization_id"] else "platform"
     print(f"Created {scope} token {created['id']} ({created['name']!r}) with permissions "
           f"{', '.join(created['permissions'])}. Its secret, on stdout, is shown only this once.", file=sys.stderr)

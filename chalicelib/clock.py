@@ -13,3 +13,9 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def sleep(seconds: float) -> None:
+    """Wait (the background's pacing between slices); tests make it advance a controllable clock instead."""
+    import time
+    time.sleep(max(0.0, seconds))

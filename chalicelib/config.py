@@ -18,7 +18,11 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     kms_key_id: str = Field(min_length=1)
     operations_queue_name: str = Field(default="fleetline-operations.fifo", pattern=r"\.fifo$")
+    # The bulk operations' background rounds (chalicelib/bulk/worker.py): FIFO, one message group per bulk operation.
+    bulk_queue_name: str = Field(default="fleetline-bulk.fifo", pattern=r"\.fifo$")
     aws_endpoint_url: str | None = None
+    # The Secrets Manager secret keying token hashes, cursor signatures and idempotency hashes (signing.py).
+    signing_key_id: str = Field(default="fleetline-dev/signing-key", min_length=1, max_length=512)
     # A revoked token stays usable in a warm Lambda for at most this long (API.md §9: 60 s).
     token_cache_seconds: int = Field(default=60, ge=0, le=60)
     default_rate_limit_per_minute: int = Field(default=100, ge=1)

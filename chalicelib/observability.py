@@ -6,13 +6,13 @@ from aws_lambda_powertools import Logger, Metrics
 
 # A service name other than the Chalice app_name, or each log line is printed twice (STYLE fact 6).
 SERVICE = os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fleetline-api")
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Fleetline")
+NAMESPACE = os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Fleetline")
 
 # log_metrics wraps every handler, and most requests record no metric: that is expected, not news.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"], service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 DEVICES_CREATED = "DevicesCreated"
 DEVICES_UPDATED = "DevicesUpdated"
@@ -27,5 +27,13 @@ HEALTH_CHECKS_LATE = "HealthChecksLate"
 ROLLUP_RECORDS_READ = "RollupRecordsRead"
 ROLLUP_ITEMS_WRITTEN = "RollupItemsWritten"
 ROLLUP_DURATION = "RollupDuration"
+# Seconds the rollups' figures are behind the newest settled change, published by every run (a Maximum over 5 min
+# above 20 min, or no data at all, raises infra/alarms.py's rollup-lag alarm).
+ROLLUP_LAG = "RollupLagSeconds"
+OPERATIONS_SEND_DEFERRED = "OperationsSendDeferred"
+OPERATIONS_RESENT = "OperationsResent"
+OPERATIONS_HANDED_BACK = "OperationsHandedBack"
+BULK_OPERATIONS_CREATED = "BulkOperationsCreated"
+BULK_OPERATIONS_ABORTED = "BulkOperationsAborted"
+BULK_DEVICES_QUEUED = "BulkDevicesQueued"
 ROLLUP_UNITS = "RollupUnits"
-ROLLUP_LAG_SECONDS = "RollupLagSeconds"

@@ -38,7 +38,14 @@ class Function:
 
 
 def lambda_functions(app) -> list[Function]:
-    """Every Lambda Chalice makes for `app`, the API first, then in declaration order."""
+    """Every Lambda Chalice makes for `app`, the API first, then in declaration order.
+
+    Raises RuntimeError for a route without its declaration (chalicelib/api/routes.py): the policies, the
+    template and the alarms are not written for an API that would serve a route without an access rule.
+    """
+    from chalicelib.api import routes
+
+    routes.verify(app)
     functions = [Function(API_HANDLER, "api")] if app.routes else []
     for source in app.event_sources:
         if isinstance(source, SQSEventConfig):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.functions import Function, lambda_functions
+from infra.security import data_key_alias
 
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
@@ -35,19 +36,23 @@ TABLE_WRITES = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 class Grants:
     table: tuple[str, ...] = ()
     queue: tuple[str, ...] = ()
-    key: tuple[str, ...] = ()
-    rollups: tuple[str, ...] = ()     # the rollups' queue (chalicelib/rollups/lanes.py)
+    key: tuple[str, ...] = ()       # the device-secrets key
+    secret: tuple[str, ...] = ()    # the signing key's secret (chalicelib/signing.py)
+    bulk_queue: tuple[str, ...] = ()   # the bulk operations' round queue
+    rollups: tuple[str, ...] = ()      # the rollups' queue (chalicelib/rollups/lanes.py)
 
 
 GRANTS: dict[str, Grants] = {
     # Routes: every item action (DeleteItem for device deletes and powertools' idempotency records,
     # BatchWriteItem for the cascade delete and telemetry, BatchGetItem for telemetry's devices and
     # de-duplication guards, ConditionCheckItem for guards in transactions); the
-    # producer's two SQS calls; KMS Encrypt for device passwords. Nothing in the API decrypts them.
+    # producer's two SQS calls; KMS Encrypt for device passwords (nothing in the API decrypts them); the
+    # signing key, which authenticates every token.
     "api_handler": Grants(
         table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
-        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",), secret=("secretsmanager:GetSecretValue",),
+        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
         # Ingest announces its records and DELETE its purges; POST /admin/rollups/ also consumes, joining the work.
         rollups=("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
                  "sqs:ChangeMessageVisibility")),
@@ -55,12 +60,30 @@ GRANTS: dict[str, Grants] = {
     # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
     # itself changes visibility (backoff, releasing skipped messages) after one GetQueueUrl. The GenieACS
     # driver talks HTTP to the ACS, which holds the devices' CWMP credentials: no KMS.
+    # After its batch, it adds bulk operations' results to their progress (UpdateItem), reads their threshold
+    # (BatchGetItem) and, on an abort, asks for a bulk round at once.
     "operations_agent_handler": Grants(
-        table=("dynamodb:GetItem", *TABLE_WRITES),
+        table=("dynamodb:GetItem", *TABLE_WRITES, "dynamodb:BatchGetItem"),
         queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-               "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl")),
-    # The sweep times operations out in the table (GSI3 query, transitions); it sends nothing.
-    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES)),
+               "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"),
+        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+    # The sweep times operations out in the table (GSI3 query, transitions) and sends again, to the operations
+    # queue, those no agent picked up (GSI2 query; SendMessageBatch is authorized as SendMessage); bulk progress
+    # as the agent.
+    "sweep_overdue_operations": Grants(table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchGetItem"),
+                                       queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
+                                       bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+    # Bulk rounds: read the target's devices (Query, BatchGetItem), write targets (BatchWriteItem) and each
+    # device's turn (transactions), send operations to the agent, consume their own queue and ask for the next
+    # round; the event source mapping receives, deletes and reads attributes with this role.
+    "bulk_operations_worker": Grants(
+        table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem",
+               "dynamodb:ConditionCheckItem"),
+        queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
+        bulk_queue=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility", "sqs:SendMessage", "sqs:GetQueueUrl")),
+    # Finds bulk operations whose round stalled (GSI3 query) and asks for it again.
+    "revive_bulk_operations": Grants(table=TABLE_READS, bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
     # The rollups' schedule reads the audit trail (GSI2) and its watermark, reads the lanes' states, and sends the
     # lanes their device changes and ticks.
     "roll_up_telemetry": Grants(table=(*TABLE_READS, "dynamodb:UpdateItem"), rollups=("sqs:SendMessage",
@@ -80,6 +103,9 @@ DEFAULT_SCHEDULE = Grants(table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:Conditio
                                  "dynamodb:BatchWriteItem"))
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 PASSWORD_CONTEXT = {"kms:EncryptionContext:purpose": "device-password"}
+# The table and the signing secret are encrypted with the data key (infra/security.py): a function uses it only
+# through the service that holds the data, never directly.
+DATA_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey")
 
 
 def grants_for(function: Function) -> Grants:
@@ -102,9 +128,16 @@ class FileArns:
     def arn(self, service: str, resource: str):
         return f"arn:aws:{service}:*:*:{resource}"
 
-    def key(self, alias: str) -> tuple[object, dict]:
+    def key(self, alias: str, logical_id: str = "DeviceSecretsKey") -> tuple[object, dict]:
         # The key's id is made by KMS, so a file cannot name it: any key of the account, while it has the alias.
         return self.arn("kms", "key/*"), {"ForAnyValue:StringEquals": {"kms:ResourceAliases": alias}}
+
+    def secret(self, name: str):
+        # Secrets Manager ends a secret's ARN with six characters of its own.
+        return self.arn("secretsmanager", f"secret:{name}-??????")
+
+    def via(self, service: str) -> str:
+        return f"{service}.*.amazonaws.com"
 
 
 class StackArns:
@@ -113,8 +146,14 @@ class StackArns:
     def arn(self, service: str, resource: str):
         return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
 
-    def key(self, alias: str) -> tuple[object, dict]:
-        return {"Fn::GetAtt": ["DeviceSecretsKey", "Arn"]}, {}
+    def key(self, alias: str, logical_id: str = "DeviceSecretsKey") -> tuple[object, dict]:
+        return {"Fn::GetAtt": [logical_id, "Arn"]}, {}
+
+    def secret(self, name: str):
+        return {"Ref": "SigningKey"}
+
+    def via(self, service: str):
+        return {"Fn::Sub": f"{service}.${{AWS::Region}}.amazonaws.com"}
 
 
 def policy(stage: str, function: Function, arns=None) -> dict:
@@ -133,12 +172,21 @@ def policy(stage: str, function: Function, arns=None) -> dict:
     queue_name = names["OPERATIONS_QUEUE_NAME"]
     if grants.queue:
         statements.append(_statement("OperationsQueue", grants.queue, [arns.arn("sqs", queue_name)]))
+    if grants.bulk_queue:
+        statements.append(_statement("BulkQueue", grants.bulk_queue, [arns.arn("sqs", names["BULK_QUEUE_NAME"])]))
     if grants.rollups:
         statements.append(_statement("RollupsQueue", grants.rollups, [arns.arn("sqs", names["ROLLUP_QUEUE_NAME"])]))
     if grants.key:
         key, condition = arns.key(names["KMS_KEY_ID"])
         statements.append(_statement("DeviceSecrets", grants.key, [key],
                                      {"StringEquals": PASSWORD_CONTEXT, **condition}))
+    if grants.secret:
+        statements.append(_statement("SigningKey", grants.secret, [arns.secret(names["SIGNING_KEY_ID"])]))
+    if grants.table or grants.secret:
+        key, condition = arns.key(data_key_alias(names), "DataKey")
+        services = [arns.via("dynamodb")] * bool(grants.table) + [arns.via("secretsmanager")] * bool(grants.secret)
+        statements.append(_statement("DataKeyThroughItsServices", DATA_KEY_ACTIONS, [key],
+                                     {"StringLike": {"kms:ViaService": services}, **condition}))
     log_group = f"log-group:{function.log_group(stage)}"
     statements.append(_statement("OwnLogs", LOG_ACTIONS, [arns.arn("logs", log_group),
                                                           arns.arn("logs", f"{log_group}:*")]))
@@ -199,13 +247,15 @@ def grants_table(app) -> str:
         return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
 
     rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
-            "| SQS: the rollups queue | KMS: the device-secrets key | CloudWatch Logs |",
-            "| --- | --- | --- | --- | --- | --- |"]
+            "| SQS: the bulk queue | SQS: the rollups queue | KMS: the device-secrets key "
+            "| Secrets Manager: the signing key | CloudWatch Logs |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for function in lambda_functions(app):
         grants = grants_for(function)
         default = ", default grants" if function.name not in GRANTS else ""
         rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
-                    f"| {cell(grants.rollups)} | {cell(grants.key)} | own log group |")
+                    f"| {cell(grants.bulk_queue)} | {cell(grants.rollups)} | {cell(grants.key)} "
+                    f"| {cell(grants.secret)} | own log group |")
     return "\n".join(rows)
 
 

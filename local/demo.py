@@ -38,6 +38,10 @@ DEMO_RATE_LIMIT = 10_000
 # Every permission that only reads: what a help-desk or dashboard token holds.
 VIEWER_PERMISSIONS = ("devices:read", "diagnostics:read", "reports:read", "analytics:overview",
                       "analytics:subscriber")
+# This share of one organization's devices fails every reboot (the simulated driver's per-device settings), so
+# that a bulk reboot of it with a 20% abort threshold aborts and cancels the rest (the examples show it).
+FLAKY_ORGANIZATION = "Harbor Smart Buildings"
+FLAKY_REBOOT_SHARE = 0.3
 
 
 @dataclass
@@ -47,6 +51,7 @@ class DemoFleet:
     organizations: dict[str, int] = field(default_factory=dict)       # name -> id
     device_types: dict[str, int] = field(default_factory=dict)        # short name -> id
     devices: dict[int, list[int]] = field(default_factory=dict)       # organization id -> device ids
+    failing_reboots: list[int] = field(default_factory=list)          # devices whose reboots the simulator fails
 
 
 def load_demo(devices: int = DEFAULT_DEVICES, seed: int = DEFAULT_SEED, progress: bool = True) -> DemoFleet:
@@ -94,7 +99,19 @@ def load_demo(devices: int = DEFAULT_DEVICES, seed: int = DEFAULT_SEED, progress
             # No Lambda flushes metrics here, and powertools prints a blob whenever 100 pile up.
             metrics.clear_metrics()
             bar.update()
+        fleet.failing_reboots = make_reboots_fail(platform, fleet.devices[fleet.organizations[FLAKY_ORGANIZATION]])
     return fleet
+
+
+def make_reboots_fail(platform, device_ids: list[int], share: float = FLAKY_REBOOT_SHARE) -> list[int]:
+    """Have the simulator fail every reboot of `share` of the devices, spread evenly over them; their ids."""
+    from chalicelib.drivers.simulator import SimulatorBehaviour
+    from chalicelib.drivers.simulator_settings import set_behaviour
+
+    chosen = [device_id for n, device_id in enumerate(device_ids) if int((n + 1) * share) > int(n * share)]
+    for device_id in chosen:
+        set_behaviour(platform, device_id, SimulatorBehaviour(fail=["reboot"]))
+    return chosen
 
 
 def write_tokens(fleet: DemoFleet, path: Path) -> None:

@@ -76,13 +76,14 @@ def background_workers() -> BackgroundWorkers:
     """The workers started once the API answers: the operations agent, the rollups' consumers and the schedules."""
     from app import app  # imported here: the environment must be set first
     from chalicelib.config import get_settings
-    from local.workers import agent_loop, lanes_loop, schedule_loop
+    from local.workers import agent_loop, bulk_loop, lanes_loop, schedule_loop
 
     workers = BackgroundWorkers()
     workers.add("agent", agent_loop(app))
     for n in range(get_settings().rollup_lanes):   # one consumer a lane, as Lambda runs one per busy message group
         workers.add(f"rollups-{n}", lanes_loop(app))
     workers.add("schedules", schedule_loop(app))
+    workers.add("bulk operations", bulk_loop(app))
     return workers
 
 
@@ -156,9 +157,9 @@ def main() -> int:
 
         provision()
         # Started before the demo loads, so its start-up overlaps the loading.
-        chalice = Path(sys.executable).parent / "chalice"
-        api = ChildProcess("chalice local", [str(chalice), "local", "--host", HOST, "--port", str(api_port),
-                                             "--stage", STAGE, "--no-autoreload"],
+        # chalice's own CLI, with a listen backlog for concurrent clients (local/chalice_local.py).
+        api = ChildProcess("chalice local", [sys.executable, "-m", "local.chalice_local", "local", "--host", HOST,
+                                             "--port", str(api_port), "--stage", STAGE, "--no-autoreload"],
                            dict(os.environ), STATE_DIR / "api.log", ROOT)
         children.append(api)
 

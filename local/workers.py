@@ -31,27 +31,28 @@ def sqs_event(messages: list[dict], queue_arn: str) -> dict:
 
 
 class QueueWorker:
-    """Long-polls a queue (the operations queue by default) and hands each batch to its handler; deletes what
-    succeeded."""
+    """Long-polls a queue (the operations queue unless told) and hands each batch to its handler (the agent unless
+    told); deletes what succeeded."""
 
-    def __init__(self, app, handler_name: str = "operations_agent_handler", queue_url=queue.queue_url):
+    def __init__(self, app, handler_name: str = "operations_agent_handler", queue_url=None, batch_size: int = 10,
+                 timeout_seconds: int = 30):
         self.handler = app.handler_map[handler_name]
         self.name = handler_name
-        self.queue_url = queue_url
-
-    def _context(self):
-        return _context(self.name)
+        self.queue_url = queue_url or queue.queue_url
+        self.batch_size = batch_size
+        self.timeout_ms = timeout_seconds * 1000
 
     def poll_once(self, wait_seconds: int = 1) -> int:
         """One receive and one batch; the number of messages handled."""
         sqs = aws.client("sqs")
         url = self.queue_url()
-        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=wait_seconds,
                                        AttributeNames=["All"]).get("Messages", [])
         if not received:
             return 0
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        result = self.handler(sqs_event(received, arn), self._context()) or {}
+        context = LambdaContext(function_name=self.name, memory_size=256, max_runtime_ms=self.timeout_ms)
+        result = self.handler(sqs_event(received, arn), context) or {}
         failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                 for i, m in enumerate(received) if m["MessageId"] not in failed]
@@ -64,11 +65,8 @@ class LaneWorker(QueueWorker):
     """The rollups' queue consumer (aggregate_telemetry): what the event source mapping does deployed."""
 
     def __init__(self, app):
-        super().__init__(app, "aggregate_telemetry", lanes.queue_url)
-
-    def _context(self):
         # A tick's units get a Lambda's time: the local run has no 15-minute limit, but units are bounded anyway.
-        return LambdaContext(function_name=self.name, memory_size=1024, max_runtime_ms=300_000)
+        super().__init__(app, "aggregate_telemetry", lanes.queue_url, timeout_seconds=300)
 
 
 class ScheduleRunner:
@@ -106,23 +104,34 @@ def _seconds(expression) -> float | None:
 
 def agent_loop(app, log=print):
     """A BackgroundWorkers worker: poll the operations queue until stopped."""
-    return _polling(QueueWorker(app), "agent", log)
+    return polling_loop(QueueWorker(app), "agent", log)
 
 
 def lanes_loop(app, log=print):
     """A BackgroundWorkers worker: consume the rollups queue until stopped (make run starts one a lane)."""
-    return _polling(LaneWorker(app), "rollups", log)
+    return polling_loop(LaneWorker(app), "rollups", log)
 
 
-def _polling(worker, name: str, log):
+def polling_loop(worker: QueueWorker, label: str, log=print):
+    """A BackgroundWorkers worker that polls `worker`'s queue until stopped; an error is shown, not fatal."""
     def loop(stopping: threading.Event) -> None:
         while not stopping.is_set():
             try:
                 worker.poll_once(wait_seconds=1)
             except Exception as error:  # keep the local run alive; the error is shown
-                log(f"{name}: {error!r}")
+                log(f"{label}: {error!r}")
                 stopping.wait(1)
     return loop
+
+
+def bulk_loop(app, log=print):
+    """A BackgroundWorkers worker: run the bulk operations' rounds from their queue until stopped (a round sleeps
+    between its slices, so it has a thread of its own)."""
+    from chalicelib.bulk import queue as bulk_queue
+
+    worker = QueueWorker(app, "bulk_operations_worker", bulk_queue.queue_url, batch_size=1,
+                         timeout_seconds=bulk_queue.WORKER_TIMEOUT_SECONDS)
+    return polling_loop(worker, "bulk operations", log)
 
 
 def schedule_loop(app, log=print):

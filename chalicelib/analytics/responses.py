@@ -1,5 +1,5 @@
-"""The seed's response shapes (seeds/002, API.md §8): string values, `+00:00` keys. Figures come in already summed
-by hour, protocol or key (service.py reads them); see docs/analytics.md."""
+"""The original Analytics API's response shapes (API.md §8): string values, `+00:00` keys. Figures come in already
+summed by hour, protocol or key (service.py reads them); see docs/analytics.md."""
 import json
 from datetime import UTC, datetime
 

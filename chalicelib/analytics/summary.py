@@ -7,18 +7,16 @@ which gives the device counts of a category), 1 Query for the page's index entri
 `app_category` with a `status`, a FilterExpression: docs/rollups.md), and 1 BatchGetItem per 100 rows; +1 GetItem
 to resolve an organization given by name.
 """
-import hashlib
 import json
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chalicelib import clock
+from chalicelib import clock, organizations
 from chalicelib.analytics.summary_models import SummaryQuery
-from chalicelib.api.pagination import Paging
 from chalicelib.config import get_settings
-from chalicelib.errors import BadRequest, Forbidden, field_problem
+from chalicelib.paging import Paging
 from chalicelib.rollups.windows import ALIASES, BY_NAME, Window, period
 from chalicelib.store import dynamo, schema
 from chalicelib.tokens.models import Principal
@@ -26,7 +24,6 @@ from chalicelib.tokens.models import Principal
 ALL = schema.ALL
 TOP_APPLICATIONS = 10
 MAX_AGE_SECONDS = 60
-NO_SUCH_ORGANIZATION = 0   # an organization name no organization has: a scope with no items
 
 
 @dataclass
@@ -48,7 +45,8 @@ def connection_summary(principal: Principal, query: SummaryQuery, paging: Paging
     """Raises: Forbidden (permission, an organization outside the token's scope), BadRequest (organization and
     organization_id naming two organizations)."""
     principal.require("reports:read")
-    scope = schema.summary_scope(_organization(principal, query))
+    scope = schema.summary_scope(organizations.service.filter_scope(principal, query.organization,
+                                                                     query.organization_id))
     window = BY_NAME[ALIASES.get(query.time_range, query.time_range)]
     category = query.app_category or ALL
     computed_at = _last_updated()
@@ -64,28 +62,6 @@ def connection_summary(principal: Principal, query: SummaryQuery, paging: Paging
     head = {"summary_period": period(window, reference), "summary": _overview(figures, window, computed_at)}
     last = schema.summary_sort_value(int(entries[-1]["device_id"])) if entries else None
     return SummaryPage(head, _insights(figures, window), results, count, more, last)
-
-
-def _organization(principal: Principal, query: SummaryQuery) -> int | None:
-    requested = None
-    if query.organization is not None:
-        text = query.organization
-        if text.isdigit() and len(text) <= 10:
-            requested = int(text)
-        else:
-            guard = dynamo.get(schema.organization_name_guard_key(text))
-            if guard is None and not principal.is_platform:
-                raise Forbidden(f"Organization {text!r} is outside this token's scope.", code="ORGANIZATION_FORBIDDEN")
-            requested = int(guard["organization_id"]) if guard else NO_SUCH_ORGANIZATION
-    if query.organization_id is not None:
-        if requested is not None and requested != query.organization_id:
-            raise BadRequest("organization and organization_id name different organizations.", code="INVALID_QUERY",
-                             details=[field_problem("organization", "differs from organization_id"),
-                                      field_problem("organization_id", "differs from organization")])
-        requested = query.organization_id
-    if requested == NO_SUCH_ORGANIZATION and principal.is_platform:
-        return requested   # a name (or id 0) no organization has: nothing to show
-    return principal.organization_scope(requested)
 
 
 def _last_updated() -> str | None:
@@ -215,19 +191,3 @@ def _insights(figures: dict, window: Window) -> dict:
             "device_type_breakdown": breakdown,
             "connection_trends": {"daily_average": _one_decimal(Decimal(figures["attempts"]) / window.days),
                                   "peak_day": peak_day, "peak_connections": days[peak_day] if peak_day else 0}}
-
-
-def etag(body: dict) -> str:
-    return '"' + hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()[:32] + '"'
-
-
-def not_modified(if_none_match: str | None, current: str) -> bool:
-    """If-None-Match names the current ETag (weak comparison, RFC 9110 §13.1.2), or is "*"."""
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in candidates or current in candidates
-
-
-def cache_headers(tag: str) -> dict[str, str]:
-    return {"ETag": tag, "Cache-Control": f"max-age={MAX_AGE_SECONDS}"}

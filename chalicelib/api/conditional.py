@@ -1,16 +1,14 @@
-"""ETag / If-Match (API.md §1 Concurrency): a device's ETag is its id and write version."""
-from chalicelib.errors import PreconditionFailed
+"""Conditional answers: ETag and Cache-Control on a read, 304 when If-None-Match names the ETag (RFC 9110)."""
+from chalice import Response
+
+from chalicelib.api.respond import respond
+from chalicelib.etags import content_etag, matches
 
 
-def etag(resource_id: int, version: int) -> str:
-    return f'"{resource_id}-{version}"'
-
-
-def check_if_match(if_match: str | None, current: str) -> None:
-    """Raises: PreconditionFailed when If-Match names none of the current ETag."""
-    if if_match is None:
-        return
-    candidates = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
-    if "*" not in candidates and current not in candidates:
-        raise PreconditionFailed("The device changed since the ETag in If-Match was read.",
-                                 code="ETAG_MISMATCH")
+def cached_answer(request, body: dict, max_age_seconds: int) -> Response:
+    """200 with the body, its ETag and Cache-Control; 304 without a body when If-None-Match names the ETag."""
+    tag = content_etag(body)
+    headers = {"ETag": tag, "Cache-Control": f"max-age={max_age_seconds}"}
+    if matches(request.headers.get("if-none-match"), tag):
+        return respond(None, 304, headers)
+    return respond(body, 200, headers)

@@ -5,42 +5,10 @@ Chalice's own {"Code", "Message"} answers (405, 415, 500, ...) are rewritten int
 """
 from chalice import Response
 
-from chalicelib.api import auth, ratelimit
+from chalicelib.api import auth, ratelimit, routes
 from chalicelib.errors import FleetlineError
 from chalicelib.observability import logger
 
-PUBLIC_ROUTES = frozenset({"/openapi.json"})
-# Checked here, before a route parses its body, so that a caller without the permission learns nothing
-# but 403. Every route under ADMIN_PREFIX needs `admin` (API.md §9); the others need any one of the
-# permissions listed. Services check again, and finer (a PATCH with operation flags needs devices:operate).
-ADMIN_PREFIX = "/admin/"
-_DEVICE = "/inventory_device/{device_id}"
-ROUTE_PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("GET", "/inventory_device"): ("devices:read",),
-    ("POST", "/inventory_device"): ("devices:write",),
-    ("GET", _DEVICE): ("devices:read",),
-    ("PUT", _DEVICE): ("devices:write",),
-    ("PATCH", _DEVICE): ("devices:write", "devices:operate"),
-    ("DELETE", _DEVICE): ("devices:write",),
-    ("GET", _DEVICE + "/operations"): ("devices:read",),
-    ("GET", _DEVICE + "/operations/{operation_id}"): ("devices:read",),
-    ("DELETE", _DEVICE + "/operations/{operation_id}"): ("devices:operate",),
-    ("GET", "/audit_log"): ("devices:read",),
-    ("GET", "/inventory_device_diags"): ("diagnostics:read",),
-    ("POST", "/inventory_device_diags"): ("diagnostics:write",),
-    ("POST", "/telemetry/connection_events"): ("telemetry:write",),
-    ("POST", "/telemetry/app_sessions"): ("telemetry:write",),
-    ("POST", "/telemetry/usage"): ("telemetry:write",),
-    ("POST", "/devices/connections/actions/list"): ("devices:read",),
-    ("GET", _DEVICE + "/connection_history"): ("devices:read",),
-    ("GET", "/device_app_connection_summary"): ("reports:read",),
-    # Subscriber paths also need analytics:subscriber, checked by the service (API.md §8).
-    **{("GET", path): ("analytics:overview",) for path in (
-        "/analytics/data-usage", "/analytics/data-usage-by-subscriber", "/analytics/data-usage/{physical_id}",
-        "/analytics/session-count", "/analytics/session-count/{physical_id}",
-        "/analytics/data-usage-network-protocol", "/analytics/data-usage-ip-address",
-        "/analytics/data-usage-ip-address/{physical_id}")},
-}
 INTERNAL_ERROR_MESSAGE = "An internal error occurred; it has been logged."
 
 _CHALICE_CODES = {400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
@@ -53,13 +21,14 @@ def http_middleware(event, get_response):
     auth.clear()
     resource = event.context.get("resourcePath") or ""
     try:
-        if resource not in PUBLIC_ROUTES:
+        # The route's declared access is checked here, before it parses its body, so that a caller without
+        # it learns nothing but 403 (api/routes.py). Services check again, and finer.
+        route = routes.find(event.method, resource)
+        if route is None or not route.access.public:
             principal = auth.authenticate_request(event)
             headers = ratelimit.count_request(principal)
-            if resource.startswith(ADMIN_PREFIX):
-                principal.require("admin")
-            else:
-                principal.require_any(ROUTE_PERMISSIONS.get((event.method, resource), ()))
+            if route is not None:
+                route.access.check(principal)
         response = get_response(event)
     except FleetlineError as error:
         logger.info("request refused", extra={"status": error.status, "code": error.code})

@@ -5,6 +5,10 @@ the route (method and path, so one key on two devices is two requests); the body
 validate, so the same key with another body is a 422. The utility is imported on first use: it costs
 about half a second of cold start (STYLE fact 7).
 
+Nothing secret rests in a record (API.md §1): the payload the utility hashes (an unsalted MD5) is an
+HMAC of the body under the signing key, not the body, which may carry a device password; and an answer
+that holds a secret (a token's) is stored as `replay` rewrites it, while the first caller gets it whole.
+
 answer_repeats is the connection history's duplicate-request rule (API.md §6) on the same utility: no key
 header, the request itself (token, route, query, body) is the key, for 60 s.
 """
@@ -12,11 +16,12 @@ import base64
 import json
 import zlib
 from collections.abc import Callable
+from functools import cache
 
 from chalice import Response
 
-from chalicelib import aws
-from chalicelib.errors import BadRequest, Conflict, ValidationFailed
+from chalicelib import aws, signing
+from chalicelib.errors import BadRequest, Conflict, ServiceUnavailable, ValidationFailed
 from chalicelib.store import dynamo, schema
 from chalicelib.store.schema import TTL_ATTRIBUTE
 
@@ -27,8 +32,10 @@ REPEAT_WINDOW_SECONDS = 60
 MAX_STORED_ANSWER = 300_000
 
 
-def run_once(request, principal, produce: Callable[[], Response]) -> Response:
-    """produce() once per (token, Idempotency-Key, route); retries get the first response."""
+def run_once(request, principal, produce: Callable[[], Response],
+             replay: Callable[[dict], dict] | None = None) -> Response:
+    """produce() once per (token, Idempotency-Key, route); retries get the first response, or, with `replay`,
+    replay(first body) for a success: what is stored and answered again when the first body holds a secret."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return produce()
@@ -42,6 +49,7 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     )
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
@@ -49,16 +57,18 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     config = IdempotencyConfig(event_key_jmespath="[scope, key, route]", payload_validation_jmespath="body",
                                expires_after_seconds=EXPIRES_AFTER_SECONDS)
 
+    fresh: list[Response] = []
+
     @idempotent_function(data_keyword_argument="call", config=config, persistence_store=persistence)
     def respond_once(call: dict) -> dict:
         response = produce()
-        return {"status": response.status_code, "body": response.body, "headers": response.headers}
+        fresh.append(response)
+        body = response.body
+        if replay is not None and response.status_code < 300:
+            body = replay(body)
+        return {"status": response.status_code, "body": body, "headers": response.headers}
 
-    try:
-        body = json.loads(request.raw_body or b"null")
-    except ValueError:
-        body = (request.raw_body or b"").decode("utf-8", "replace")
-    call = {"scope": principal.token_id, "key": key, "route": _route(request), "body": body}
+    call = {"scope": principal.token_id, "key": key, "route": _route(request), "body": _keyed_body(request)}
     if request.lambda_context is not None:
         # Sets how long the record stays "in progress": without it, a Lambda killed by its time-out
         # would leave the key refused (IDEMPOTENCY_IN_PROGRESS) for the whole 24 h.
@@ -71,7 +81,23 @@ def run_once(request, principal, produce: Callable[[], Response]) -> Response:
     except IdempotencyAlreadyInProgressError:
         raise Conflict("A request with this Idempotency-Key is still in progress.",
                        code="IDEMPOTENCY_IN_PROGRESS") from None
+    except IdempotencyPersistenceLayerError as error:
+        _raise_unavailable(error)
+        raise
+    if fresh:
+        return fresh[0]
     return Response(body=result["body"], status_code=result["status"], headers=result["headers"])
+
+
+def _keyed_body(request) -> str:
+    """The body as the utility may hash it: an HMAC of its canonical JSON (or of its bytes, when not JSON), so
+    that no unsalted digest of a password rests in the record."""
+    raw = request.raw_body or b""
+    try:
+        canonical = json.dumps(json.loads(raw or b"null"), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        canonical = raw
+    return signing.digest(signing.IDEMPOTENCY, canonical)
 
 
 def answer_repeats(request, principal, produce: Callable[[], Response],
@@ -88,7 +114,10 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
         IdempotencyConfig,
         idempotent_function,
     )
-    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
+    )
 
     config = IdempotencyConfig(event_key_jmespath="[scope, route, query, body]", expires_after_seconds=window_seconds)
     fresh: list[Response] = []
@@ -114,6 +143,9 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
         result = answer_once(call=call)
     except IdempotencyAlreadyInProgressError:
         return produce()
+    except IdempotencyPersistenceLayerError as error:
+        _raise_unavailable(error)
+        raise
     if fresh:
         return fresh[0]
     if result["body"] is None:
@@ -123,10 +155,29 @@ def answer_repeats(request, principal, produce: Callable[[], Response],
 
 
 def _persistence(layer):
-    """powertools' DynamoDB layer on the single table (PK=IDEMPOTENCY, SK=<hash>), made per call: no client at
-    import (STYLE fact 5)."""
-    return layer(table_name=dynamo.table_name(), key_attr="PK", sort_key_attr="SK",
-                 static_pk_value=schema.IDEMPOTENCY_PK, expiry_attr=TTL_ATTRIBUTE, boto3_client=aws.client("dynamodb"))
+    """powertools' DynamoDB layer on the single table, made per call: no client at import (STYLE fact 5).
+
+    With a sort key, powertools puts every record under one static partition key: two writes of every POST or
+    PATCH with an Idempotency-Key on one key. Its key builder is replaced so that each record has a partition
+    of its own (schema.idempotency_record_key); records are only ever read by their key.
+    """
+    return _spread_records(layer)(table_name=dynamo.table_name(), key_attr="PK", sort_key_attr="SK",
+                                  static_pk_value=schema.IDEMPOTENCY_PK, expiry_attr=TTL_ATTRIBUTE,
+                                  boto3_client=aws.client("dynamodb"))
+
+
+@cache
+def _spread_records(layer):
+    class SpreadRecords(layer):
+        def _get_key(self, idempotency_key: str) -> dict:
+            return {name: {"S": value} for name, value in schema.idempotency_record_key(idempotency_key).items()}
+    return SpreadRecords
+
+
+def _raise_unavailable(error) -> None:
+    """powertools wraps what its store raised: a DynamoDB that stayed throttled or unreachable is our 503."""
+    if isinstance(error.__cause__, ServiceUnavailable):
+        raise error.__cause__ from None
 
 
 def _route(request) -> str:

@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 description served at GET /openapi.json, generated from app.routes and the pydantic models.
 
-Paths, methods, path parameters and operation ids come from Chalice's route table; what each operation takes
-and answers comes from the registry in chalicelib/api/contract.py (the models a route parses and answers
-with), and every schema from those models (`models_json_schema`: validation mode for what a client sends,
-serialization mode for what it gets back). Nothing is written per route here, so the document cannot drift
-from the code unnoticed: tests/openapi fails when a route has no entry or an entry no route.
+Paths, methods, path parameters and operation ids come from Chalice's route table; who may call each operation
+and what it takes and answers come from the route's declaration (chalicelib/api/routes.py: its access and its
+contract entry, the models its wrapper parses with), and every schema from those models (`models_json_schema`:
+validation mode for what a client sends, serialization mode for what it gets back). Nothing is written per
+route here, so the document cannot drift from the code: app.py refuses to start with an undeclared route.
 
 Importing this module imports every capability's models, so only the /openapi.json route does it, and the
 document is built once per warm Lambda (STYLE fact 7).
@@ -12,17 +12,19 @@ document is built once per warm Lambda (STYLE fact 7).
 from copy import deepcopy
 from functools import cache
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.api import contract
-from chalicelib.api.contract import Op
-from chalicelib.api.envelope import ADMIN_PREFIX, PUBLIC_ROUTES, ROUTE_PERMISSIONS
+from chalicelib.api import contract, routes
+from chalicelib.api.contract import Op, model
+from chalicelib.api.routes import TEXT_PATH_PARAMETERS, Access
 from chalicelib.api.schemas import ErrorBody
+from chalicelib.ids import Id
 
 REF = "#/components/schemas/{model}"
 ERRORS = {
-    400: "Bad query parameters, a body that is not JSON, or a bad header (INVALID_QUERY, INVALID_JSON, ...).",
+    400: "Bad query parameters or path ids, a body that is not JSON, or a bad header (INVALID_QUERY, INVALID_PATH, "
+         "INVALID_JSON, INVALID_CURSOR, ...).",
     401: "Missing, unknown or revoked bearer token.",
     403: "The token lacks the permission, or names an organization outside its scope.",
     404: "No such resource, or another organization's.",
@@ -32,6 +34,8 @@ ERRORS = {
          "another body.",
     415: "A Content-Type other than application/json (Chalice refuses it on every route, with or without a body).",
     429: "The token's requests per minute are spent; see Retry-After.",
+    503: "A dependency (DynamoDB, KMS) stayed overloaded or unreachable after the retries; nothing was written. "
+         "Send the request again after Retry-After.",
 }
 RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": "Requests per minute allowed to this token.",
@@ -60,12 +64,6 @@ def server_url(request) -> str:
     return f"{headers.get('x-forwarded-proto', 'http')}://{headers.get('host', 'localhost')}{prefix}"
 
 
-def unmatched(routes: dict) -> tuple[set, set]:
-    """(routes without a registry entry, entries without a route), as (METHOD, path) pairs."""
-    declared = {(method, path) for path, methods in routes.items() for method in methods}
-    return declared - contract.OPERATIONS.keys(), contract.OPERATIONS.keys() - declared
-
-
 def _route_table(routes: dict) -> tuple:
     """app.routes as a cache key: (path, method, view name, path parameters) of every route."""
     return tuple(sorted((path, method, entry.view_name, tuple(entry.view_args))
@@ -74,17 +72,17 @@ def _route_table(routes: dict) -> tuple:
 
 @cache
 def _document(table: tuple) -> dict:
-    described = [(path, method, name, args, contract.OPERATIONS[(method, path)])
-                 for path, method, name, args in table if (method, path) in contract.OPERATIONS]
-    builder = _Builder([op for *_, op in described])
+    described = [(path, method, name, args, declared) for path, method, name, args in table
+                 if (declared := routes.find(method, path)) is not None]
+    builder = _Builder([declared.op for *_, declared in described])
     paths: dict[str, dict] = {}
-    for path, method, name, args, op in described:
-        paths.setdefault(path, {})[method.lower()] = builder.operation(method, path, name, args, op)
+    for path, method, name, args, declared in described:
+        paths.setdefault(path, {})[method.lower()] = builder.operation(name, args, declared.op, declared.access)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Fleetline API", "version": contract.VERSION, "description": contract.DESCRIPTION},
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name} for name in sorted({op.tag for *_, op in described})],
+        "tags": [{"name": name} for name in sorted({declared.op.tag for *_, declared in described})],
         "paths": paths,
         "components": {
             "schemas": builder.schemas,
@@ -108,30 +106,27 @@ class _Builder:
         pairs = {(ErrorBody, "serialization")}
         for op in operations:
             if op.body is not None:
-                pairs.add((op.body, "validation"))
-            pairs.update((model, "serialization") for model in op.responses.values() if model is not None)
+                pairs.add((model(op.described_body or op.body), "validation"))
+            pairs.update((model(answer), "serialization") for answer in op.answers.values() if answer is not None)
         # Sorted, so that the document is the same from one cold start to the next.
         ordered = sorted(pairs, key=lambda pair: (pair[0].__name__, pair[0].__module__, pair[1]))
         refs, definitions = models_json_schema(ordered, ref_template=REF)
         self.refs = {pair: ref["$ref"] for pair, ref in refs.items()}
         self.schemas = _tidy(definitions.get("$defs", {}))
-        self.path_schemas = {name: _tidy(_without_null(field)) for name, field in
-                             contract.PathParameters.model_json_schema()["properties"].items()}
 
-    def operation(self, method: str, path: str, name: str, args: tuple[str, ...], op: Op) -> dict:
-        public = path in PUBLIC_ROUTES
+    def operation(self, name: str, args: tuple[str, ...], op: Op, access: Access) -> dict:
+        public = access.public
         spec = {"operationId": name, "summary": op.summary, "tags": [op.tag]}
         description = [op.description] if op.description else []
         if not public:
-            description.append(_permission_text(method, path))
+            description.append(access.text())
         if description:
             spec["description"] = "\n\n".join(description)
         if public:
             spec["security"] = []
-        parameters = [_parameter(arg, "path", True, self.path_schemas.get(arg, {"type": "string", "minLength": 1}))
-                      for arg in args]
+        parameters = [_parameter(arg, "path", True, _path_schema(arg)) for arg in args]
         if op.query is not None:
-            parameters += self._query_parameters(op.query)
+            parameters += self._query_parameters(model(op.query))
         if op.idempotent:
             parameters.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "description": "A retry with the same key and body within 24 h gets the first answer.",
@@ -147,16 +142,18 @@ class _Builder:
         if parameters:
             spec["parameters"] = parameters
         if op.body is not None:
-            spec["requestBody"] = {"required": True, "content": {"application/json": {"schema": self._ref(op.body)}}}
+            spec["requestBody"] = {"required": True,
+                                   "content": {"application/json": {"schema": self._ref(
+                                       model(op.described_body or op.body))}}}
         spec["responses"] = self._answers(op, public) | self._errors(op, args, public)
         return spec
 
-    def _ref(self, model: type[BaseModel], mode: str = "validation") -> dict:
-        return {"$ref": self.refs[(model, mode)]}
+    def _ref(self, described: type[BaseModel], mode: str = "validation") -> dict:
+        return {"$ref": self.refs[(described, mode)]}
 
-    def _query_parameters(self, model: type[BaseModel]) -> list[dict]:
+    def _query_parameters(self, query: type[BaseModel]) -> list[dict]:
         """One query parameter per field of the query model; null is no value in a query string (leave it out)."""
-        schema = model.model_json_schema(mode="validation", ref_template=REF)
+        schema = query.model_json_schema(mode="validation", ref_template=REF)
         self.schemas.update(_tidy(schema.get("$defs", {})))
         required = set(schema.get("required", ()))
         return [_parameter(name, "query", name in required, _tidy(_without_null(field)))
@@ -164,7 +161,7 @@ class _Builder:
 
     def _answers(self, op: Op, public: bool) -> dict:
         answers = {}
-        for status, model in op.responses.items():
+        for status, answered in op.answers.items():
             headers = {} if public else {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
             if op.etag:
                 headers["ETag"] = {"description": "The version of what is answered (for If-Match, If-None-Match).",
@@ -175,8 +172,8 @@ class _Builder:
             answer = {"description": op.answer}
             if headers:
                 answer["headers"] = headers
-            if model is not None:
-                answer["content"] = {"application/json": {"schema": self._ref(model, "serialization")}}
+            if answered is not None:
+                answer["content"] = {"application/json": {"schema": self._ref(model(answered), "serialization")}}
             answers[str(status)] = answer
         return answers
 
@@ -190,7 +187,7 @@ class _Builder:
         for status, text in ERRORS.items():
             answer = {"description": text,
                       "content": {"application/json": {"schema": self._ref(ErrorBody, "serialization")}}}
-            if status == 429:
+            if status in (429, 503):
                 answer["headers"] = {"Retry-After": {"$ref": "#/components/headers/Retry-After"}}
             elif status == 401:
                 answer["headers"] = {"WWW-Authenticate": {"description": 'Always `Bearer realm="fleetline"`.',
@@ -215,11 +212,11 @@ def error_statuses(op: Op, args: tuple[str, ...], public: bool) -> set[int]:
     """The error answers an operation can give, from what it takes; plus the ones its entry names."""
     if public:
         return {415, *op.errors}
-    statuses = {401, 403, 415, 429, *op.errors}
+    statuses = {401, 403, 415, 429, 503, *op.errors}
     if op.query is not None or op.body is not None or op.idempotent:
         statuses.add(400)
     if args:
-        statuses.add(404)
+        statuses |= {400, 404}      # a malformed path id (INVALID_PATH); no such resource
     if op.body is not None:
         statuses.add(422)
     if op.idempotent:
@@ -227,11 +224,12 @@ def error_statuses(op: Op, args: tuple[str, ...], public: bool) -> set[int]:
     return statuses
 
 
-def _permission_text(method: str, path: str) -> str:
-    if path.startswith(ADMIN_PREFIX):
-        return "Needs the `admin` permission."
-    needed = ROUTE_PERMISSIONS.get((method, path), ())
-    return f"Needs the {' or '.join(f'`{p}`' for p in needed)} permission." if needed else "Needs a valid token."
+def _path_schema(name: str) -> dict:
+    """A path parameter's schema, as api/routes.path_value checks it."""
+    if name in TEXT_PATH_PARAMETERS:
+        return {"type": "string", "minLength": 1, "maxLength": TEXT_PATH_PARAMETERS[name],
+                "description": "A device identifier: ICCID, EUI or IMEI (the seed's physicalId)."}
+    return _tidy(TypeAdapter(Id).json_schema()) | {"description": "A numeric id: 1 to 9,999,999,999 in ASCII digits."}
 
 
 def _tidy(schema):

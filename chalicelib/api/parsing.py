@@ -1,9 +1,7 @@
-"""Edge validation: request bodies and query strings into pydantic models, ids from paths."""
-from urllib.parse import unquote
-
+"""Edge validation: request bodies and query strings into pydantic models (path ids: api/routes.path_value)."""
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.errors import BadRequest, NotFound, ValidationFailed, field_problem
+from chalicelib.errors import BadRequest, ValidationFailed, field_problem
 
 
 def _problems(error: ValidationError, unknown: str) -> list[dict]:
@@ -43,12 +41,3 @@ def parse_query(request, model: type[BaseModel]) -> BaseModel:
         details = _problems(error, "unknown query parameter")
         names = ", ".join(d["field"] for d in details)
         raise BadRequest(f"Invalid query parameters: {names}.", code="INVALID_QUERY", details=details) from None
-
-
-def parse_id(text: str, what: str = "resource") -> int:
-    """A numeric id from the path (arrives URL-encoded); anything else names no resource: 404 <WHAT>_NOT_FOUND,
-    the code an unknown numeric id gets from the service."""
-    value = unquote(text).strip()
-    if not value.isdigit() or len(value) > 10 or int(value) == 0:
-        raise NotFound(f"No {what} with id {value!r}.", code=f"{what.upper()}_NOT_FOUND")
-    return int(value)

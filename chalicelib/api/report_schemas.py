@@ -1,6 +1,6 @@
 """Pydantic models of the answers of the data capabilities (diagnostics, telemetry, connection history,
 analytics), for the OpenAPI description only; see chalicelib/api/schemas.py for why they are not used to
-build the answers. The analytics names are the seed's (seeds/002), so that its clients recognise them.
+build the answers. The analytics names are the original Analytics API's, so that its clients recognise them.
 """
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -165,8 +165,10 @@ class RollupRun(View):
     lanes: Count
     lanes_behind: list[Count]
     units: Count
+    devices: Count
     duration_ms: Count
     records_read: Count
+    items_read: Count
     items_written: Count
     requests: Count
     last_updated: datetime | None

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from chalicelib.audit.models import Action
-from chalicelib.operations.models import OperationName
-from chalicelib.operations.simulator import SimulatorBehaviour
+from chalicelib.drivers.protocol import OperationName
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.tokens.models import Token
 
 Count = Annotated[int, Field(ge=0)]
@@ -143,14 +143,15 @@ class Operation(View):
     created: datetime
     updated: datetime | None
     finished: datetime | None
+    bulk_operation_id: int | None = Field(description="The bulk operation that requested it, if one did")
 
 
 # --- audit trail (API.md §2) -----------------------------------------------------------------------
 
 class AuditEntry(View):
     id: str
-    device_id: int
-    organization_id: int
+    device_id: int | None = Field(description="null for an entry of a bulk operation")
+    organization_id: int | None = Field(description="null for a bulk operation over all organizations")
     action: Action
     changes: dict[str, Any]
     actor: Actor
@@ -160,8 +161,10 @@ class AuditEntry(View):
 # --- administration (API.md §9) --------------------------------------------------------------------
 
 class CreatedToken(Token):
-    """The create answer: the only one that shows the secret."""
-    token: str
+    """The create answer: the only one that shows the secret. A retry with the same Idempotency-Key answers the
+    same token with `token` null and `secret_withheld` saying why: the secret is stored nowhere."""
+    token: str | None
+    secret_withheld: str = Field(default=None, description="Only on a repeated create: why `token` is null")
 
 
 class SimulatorSettings(SimulatorBehaviour):

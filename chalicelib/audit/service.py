@@ -2,9 +2,9 @@
 from datetime import UTC
 
 from chalicelib import clock
-from chalicelib.api.pagination import Paging
 from chalicelib.audit import db
 from chalicelib.audit.models import AuditQuery
+from chalicelib.paging import Paging
 from chalicelib.tokens.models import Principal
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200

@@ -3,7 +3,7 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib.device_types.models import DeviceType
 from chalicelib.errors import Conflict, field_problem
-from chalicelib.store import dynamo, schema
+from chalicelib.store import dynamo, schema, sequences
 
 
 def create(device_type: DeviceType) -> int:
@@ -18,7 +18,7 @@ def create(device_type: DeviceType) -> int:
                      "ConditionExpression": "attribute_not_exists(PK)"}},
         ]
     try:
-        return dynamo.create_with_new_id("DTYPE", actions)
+        return sequences.create_with_new_id("DTYPE", actions)
     except dynamo.Cancelled:
         raise Conflict(f"A device type with short name {device_type.short_name!r} exists.",
                        code="DUPLICATE_SHORT_NAME", details=[field_problem("short_name", "already used")]) from None
@@ -47,7 +47,7 @@ def forget_cached() -> None:
 
 
 def list_all() -> list[DeviceType]:
-    items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("DTYPES"))
+    items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.DEVICE_TYPES_PK))
     return [from_item(i) for i in items]
 
 

@@ -1,16 +1,19 @@
 """Device items <-> DynamoDB: one transaction per write keeps guards, counters and audit in step.
 
 A device write touches: the device item (conditional on its version), the uniqueness guards of its
-serial number and identifiers, the counters of every filter scope it belongs to (so `count` is one
-GetItem), and an audit entry. All of it commits in one TransactWriteItems, or none of it does.
+serial number and identifiers, the counters of every filter scope it belongs to (one shard of each, so
+`count` is one BatchGetItem of the shards), and an audit entry. All of it commits in one
+TransactWriteItems, or none of it does. Nothing in it is an item every write of the fleet touches: ids
+come from per-process blocks (store/sequences.py), counters from per-process shards (store/counters.py),
+and the list indexes are sharded by device id (schema.DEVICE_INDEX_SHARDS).
 """
 from boto3.dynamodb.conditions import Attr
 
 from chalicelib import clock
 from chalicelib.audit import db as audit_db
 from chalicelib.diagnostics import db as diagnostics_db
-from chalicelib.errors import Conflict, ValidationFailed, field_problem
-from chalicelib.store import dynamo, schema
+from chalicelib.errors import Conflict, field_problem
+from chalicelib.store import counters, dynamo, schema, sequences
 
 PUBLIC_FIELDS = (
     "id", "uuid", "name", "customer_id", "is_active", "status", "status_change", "type", "type_short_name",
@@ -32,8 +35,8 @@ def to_view(item: dict) -> dict:
     return {name: dynamo.plain(item.get(name)) for name in PUBLIC_FIELDS}
 
 
-def get(device_id: int) -> dict | None:
-    return dynamo.get(schema.device_key(device_id))
+def get(device_id: int, consistent: bool = False) -> dict | None:
+    return dynamo.get(schema.device_key(device_id), consistent)
 
 
 def find_id(kind: str, value: str) -> int | None:
@@ -44,8 +47,8 @@ def find_id(kind: str, value: str) -> int | None:
 
 
 def count_for(organization_id: int | None, type_id: int | None, up: bool | None) -> int:
-    item = dynamo.get(schema.counter_key(schema.count_scope(organization_id, type_id, _status(up))))
-    return int(item["count"]) if item else 0
+    scope = schema.count_scope(organization_id, type_id, _status(up))
+    return counters.totals(schema.counter_keys(scope)).get("count", 0)
 
 
 def _status(up: bool | None) -> str | None:
@@ -82,10 +85,10 @@ def _scopes(record: dict | None) -> set[str]:
 def _counter_updates(old: dict | None, new: dict | None) -> list[tuple[str, dict]]:
     before, after = _scopes(old), _scopes(new)
     deltas = {scope: -1 for scope in before - after} | {scope: 1 for scope in after - before}
-    return [("count", {"Update": {"Key": schema.counter_key(scope),
-                                  "UpdateExpression": "ADD #c :d SET entity = :e",
-                                  "ExpressionAttributeNames": {"#c": "count"},
-                                  "ExpressionAttributeValues": {":d": delta, ":e": "Counter"}}})
+    if not deltas:
+        return []
+    shard = counters.writer_shard()
+    return [("count", counters.add(schema.counter_key(scope, shard), {"count": delta}))
             for scope, delta in sorted(deltas.items())]
 
 
@@ -112,26 +115,21 @@ def _write(labelled: list[tuple[str, dict]]) -> None:
 
 def _translate(reasons: list[str], labels: list[str]) -> Exception:
     failed = [labels[i] for i, reason in enumerate(reasons) if reason == "ConditionalCheckFailed"]
-    if "version" in failed or not failed:
+    if not failed or "device" in failed:
+        # A malformed write, or a new id already taken (the DEVICE sequence behind the table): a bug.
+        return RuntimeError(f"device transaction cancelled: {reasons}")
+    if "version" in failed:
         return VersionChanged()
-    if "organization" in failed:
-        return ValidationFailed("Unknown organization.",
-                                details=[field_problem("organization_id", "no such organization")])
     fields = sorted(set(failed))
     return Conflict(f"Another device already has this {', '.join(fields)}.", code="DUPLICATE_VALUE",
                     details=[field_problem(f, "already used by another device") for f in fields])
 
 
-def _organization_exists(old: dict | None, new: dict) -> list[tuple[str, dict]]:
-    """Checked inside the transaction rather than read before it: one request fewer per write."""
-    if old is not None and int(old["organization_id"]) == int(new["organization_id"]):
-        return []
-    return [("organization", {"ConditionCheck": {"Key": schema.organization_key(int(new["organization_id"])),
-                                                 "ConditionExpression": "attribute_exists(PK)"}})]
-
-
-def _audit(record: dict, action: str, changes: dict, actor: dict | None, at) -> tuple[str, dict]:
-    return ("audit", audit_db.entry_put(int(record["organization_id"]), int(record["id"]), action, changes, actor, at))
+def _audit(record: dict, action: str, changes: dict, actor: dict | None, at,
+           moved_from: int | None = None) -> list[tuple[str, dict]]:
+    """The entry, in the device's organization and, for a move, in the one it left too."""
+    return [("audit", put) for put in audit_db.entry_puts(int(record["organization_id"]), int(record["id"]), action,
+                                                          changes, actor, at, moved_from=moved_from)]
 
 
 def create(record: dict, changes: dict, actor: dict | None) -> int:
@@ -139,7 +137,6 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
 
     Raises:
         Conflict: the serial number or an identifier belongs to another device.
-        ValidationFailed: the organization does not exist.
     """
     at = clock.now()
     labels: list[str] = []
@@ -147,15 +144,15 @@ def create(record: dict, changes: dict, actor: dict | None) -> int:
     def actions(new_id: int) -> list[dict]:
         new = {**record, "id": new_id}
         labelled = [("device", {"Put": {"Item": _item(new), "ConditionExpression": "attribute_not_exists(PK)"}}),
-                    *_organization_exists(None, new), *_guard_actions(None, new), *_counter_updates(None, new),
-                    _audit(new, "create", changes, actor, at),
+                    *_guard_actions(None, new), *_counter_updates(None, new),
+                    *_audit(new, "create", changes, actor, at),
                     ("health", diagnostics_db.state_put(new_id, new.get("update_frequency"),
                                                         clock.parse_iso(new["created"]) if new.get("created") else at))]
-        labels[:] = ["id", *(label for label, _ in labelled)]
+        labels[:] = [label for label, _ in labelled]
         return [action for _, action in labelled]
 
     try:
-        return dynamo.create_with_new_id("DEVICE", actions)
+        return sequences.create_with_new_id("DEVICE", actions)
     except dynamo.Cancelled as cancelled:
         raise _translate(cancelled.reasons, labels) from None
 
@@ -170,12 +167,13 @@ def replace(old: dict, new: dict, changes: dict, actor: dict | None, extra: list
     """
     put = {"Put": {"Item": _item(new), "ConditionExpression": "version = :v",
                    "ExpressionAttributeValues": {":v": old["version"]}}}
-    audit = [_audit(new, "update", changes, actor, clock.now())] if changes else []
+    moved_from = int(old["organization_id"]) if int(old["organization_id"]) != int(new["organization_id"]) else None
+    audit = _audit(new, "update", changes, actor, clock.now(), moved_from) if changes else []
     # The scheduled health check follows a new update_frequency (its due time is not on the device item).
     schedule = ([("health", diagnostics_db.reschedule(int(new["id"]), new.get("update_frequency"), clock.now()))]
                 if old.get("update_frequency") != new.get("update_frequency") else [])
     # A failed condition on an extra item means someone else moved first, like the version check.
-    _write([("version", put), *_organization_exists(old, new), *_guard_actions(old, new),
+    _write([("version", put), *_guard_actions(old, new),
             *_counter_updates(old, new), *audit, *schedule,
             *(("version", action) for action in extra)])
 
@@ -186,14 +184,18 @@ def delete(old: dict, changes: dict, actor: dict | None) -> None:
     Raises:
         VersionChanged: the device changed meanwhile.
     """
-    remove = {"Delete": {"Key": schema.device_key(int(old["id"])), "ConditionExpression": "version = :v",
+    device_id = int(old["id"])
+    remove = {"Delete": {"Key": schema.device_key(device_id), "ConditionExpression": "version = :v",
                          "ExpressionAttributeValues": {":v": old["version"]}}}
+    # A diagnostic recorded since the read fails the health state's condition: read again, like a new version.
+    diagnostic_counts = [("version", action)
+                         for action in diagnostics_db.release_actions(device_id, int(old["organization_id"]))]
     _write([("version", remove), *_guard_actions(old, None), *_counter_updates(old, None),
-            _audit(old, "delete", changes, actor, clock.now())])
-    # The device is gone atomically above; what it owned is swept after (diagnostics, operations...).
-    diagnostics_db.release_counts(int(old["id"]))
+            *_audit(old, "delete", changes, actor, clock.now()), *diagnostic_counts])
+    # The device, its counts and its health state are gone atomically above; what else it owned is swept
+    # after (diagnostic entries, operations...).
     from boto3.dynamodb.conditions import Key
-    owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(int(old["id"]))),
+    owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(device_id)),
                              ProjectionExpression="PK, SK")
     dynamo.delete_keys(owned)
     from chalicelib.rollups import purge  # its telemetry and aggregates go in the background (docs/rollups.md)
@@ -204,11 +206,11 @@ def list_page(organization_id: int | None, type_id: int | None, up: bool | None,
               pending: bool, limit: int, offset: int, after: str | None) -> tuple[list[dict], bool, int]:
     """A page of devices by id ascending, its `more` flag, and the count of all matches."""
     if pending:
-        index, pk = "GSI3", "PENDING"
+        index, pks = "GSI3", schema.pending_partitions()
     elif organization_id is not None:
-        index, pk = "GSI1", schema.org_devices_pk(organization_id)
+        index, pks = "GSI1", schema.org_devices_partitions(organization_id)
     else:
-        index, pk = "GSI2", "DEVICES"
+        index, pks = "GSI2", schema.fleet_devices_partitions()
     conditions = []
     if pending and organization_id is not None:
         conditions.append(Attr("organization_id").eq(organization_id))
@@ -219,9 +221,9 @@ def list_page(organization_id: int | None, type_id: int | None, up: bool | None,
     if changed_since is not None:
         conditions.append(Attr("status_change").gte(changed_since))
     expression = dynamo.all_of(conditions)
-    items, more = dynamo.read_page(index, pk, limit, offset=offset, after=after, filter_expression=expression)
+    items, more = dynamo.read_merged(index, pks, limit, offset=offset, after=after, filter_expression=expression)
     if pending or changed_since is not None:
-        total = dynamo.count(index, pk, expression)  # no counter covers these filters
+        total = dynamo.count_merged(index, pks, expression)  # no counter covers these filters
     else:
         total = count_for(organization_id, type_id, up)
     return items, more, total

@@ -23,7 +23,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from chalicelib.api.pagination import PageQuery
+from chalicelib.ids import Id, whole
+from chalicelib.paging import PageQuery
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -154,15 +155,6 @@ def _status(value):
 Status = Annotated[Literal["Up", "Down"], BeforeValidator(_status)]
 
 
-def _not_bool(value):
-    # pydantic's lax mode reads true as 1: `"type": true` would silently pick device type 1.
-    if isinstance(value, bool):
-        raise ValueError("Input should be a valid integer")
-    return value
-
-
-Id = Annotated[int, BeforeValidator(_not_bool), Field(ge=1)]
-"""A positive integer id; numeric strings are accepted, booleans are not."""
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)]
 
@@ -197,7 +189,7 @@ class DeviceFields(BaseModel):
     identifiers: Identifiers | None = None
     username: Annotated[str, StringConstraints(max_length=128)] | None = None
     password: Annotated[SecretStr, Field(min_length=1, max_length=256)] | None = None
-    update_frequency: Annotated[int, BeforeValidator(_not_bool), Field(ge=30, le=7 * 86400)] | None = None
+    update_frequency: whole(30, 7 * 86400) | None = None
 
     @model_validator(mode="after")
     def _coordinates_together(self):
@@ -280,10 +272,10 @@ Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
 class DeviceListQuery(PageQuery):
-    type: Annotated[int, Field(ge=1)] | None = None
+    type: Id | None = None
     status: Flag | None = None
     last_status_change_from: datetime | None = None
-    organization: Annotated[int, Field(ge=1)] | None = None
+    organization: Id | None = None
     pending: Flag = False
     update_status: Flag = False
 

@@ -4,10 +4,10 @@ from collections.abc import Collection
 from datetime import UTC
 
 from chalicelib import clock
-from chalicelib.api.conditional import check_if_match, etag
 from chalicelib.audit.models import SECRET_MASK
 from chalicelib.device_types import db as device_types_db
 from chalicelib.devices import credentials, db
+from chalicelib.devices.lookup import device_etag, find_visible, get_visible  # noqa: F401 (their callers import them here)
 from chalicelib.devices.models import (
     OPERATION_FLAGS,
     DeviceCreate,
@@ -15,11 +15,13 @@ from chalicelib.devices.models import (
     DeviceListQuery,
     DevicePatch,
     DeviceReplace,
-    Identifiers,
 )
-from chalicelib.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed, field_problem
+from chalicelib.errors import Conflict, Forbidden, PreconditionFailed, ValidationFailed, field_problem
+from chalicelib.etags import check_if_match
 from chalicelib.firmware.service import require_compatible
 from chalicelib.observability import DEVICES_CREATED, DEVICES_DELETED, DEVICES_UPDATED, metrics
+from chalicelib.organizations import db as organizations_db
+from chalicelib.store import retries
 from chalicelib.store.dynamo import plain
 from chalicelib.tokens.models import Principal
 
@@ -29,46 +31,6 @@ WRITABLE_DEFAULTS = {"is_active": True, "status": "Down"}
 DEFAULTS = {**WRITABLE_DEFAULTS, "debug": False, "firmware_image_is_pending": False}
 # Taken from the device type unless the client sends them.
 INHERITED = ("manufacturer", "product_class")
-# Optimistic-concurrency retries for writes without If-Match (last write wins, never half-applied).
-WRITE_ATTEMPTS = 5
-
-
-def device_etag(item: dict) -> str:
-    return etag(int(item["id"]), int(item["version"]))
-
-
-def get_visible(principal: Principal, device_id: int) -> dict:
-    """The stored device item if the caller may see it.
-
-    Raises:
-        NotFound: unknown, or another organization's (never reveal that it exists).
-    """
-    item = db.get(device_id)
-    if item is None or not principal.can_see(int(item["organization_id"])):
-        raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND")
-    return item
-
-
-def find_visible(principal: Principal, kind: str, value: str) -> dict:
-    """The device a serial number (kind "serial") or identifier (any of IDENTIFIER_KINDS) names, if the caller
-    may see it. The caller has checked `kind`; a value no device could hold (a bad check digit) is not found.
-
-    Raises:
-        NotFound: DEVICE_NOT_FOUND, as for an unknown id.
-    """
-    from pydantic import ValidationError
-
-    missing = NotFound(f"No device with {kind} {value}.", code="DEVICE_NOT_FOUND")
-    if kind != "serial":
-        try:
-            value = getattr(Identifiers.model_validate({kind: value}), kind)  # the stored, normalised form
-        except ValidationError:
-            raise missing from None
-    device_id = db.find_id(kind, value)
-    item = db.get(device_id) if device_id is not None else None
-    if item is None or not principal.can_see(int(item["organization_id"])):
-        raise missing
-    return item
 
 
 def view(item: dict, pending: bool = False) -> dict:
@@ -151,8 +113,8 @@ def delete_device(principal: Principal, device_id: int) -> None:
     from chalicelib.operations.service import unfinished_dispatched
 
     principal.require("devices:write")
-    for _ in range(WRITE_ATTEMPTS):
-        item = get_visible(principal, device_id)
+    for attempt in retries.attempts(retries.OPTIMISTIC_ATTEMPTS, "deleting this device"):
+        item = get_visible(principal, device_id, consistent=attempt > 0)
         if unfinished_dispatched(item):
             raise Conflict("An operation on this device is with the device and not finished; delete it after.",
                            code="OPERATION_IN_PROGRESS")
@@ -164,7 +126,6 @@ def delete_device(principal: Principal, device_id: int) -> None:
             return
         except db.VersionChanged:
             continue
-    raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
 
 
 def _update(principal: Principal, device_id: int, fields: dict, if_match: str | None,
@@ -175,31 +136,34 @@ def _update(principal: Principal, device_id: int, fields: dict, if_match: str | 
     written = set(fields) - ({"firmware_image"} if (flags or {}).get("firmware_image_is_pending") else set())
     if written or not flags:
         principal.require("devices:write")
-    for _ in range(WRITE_ATTEMPTS):
-        old = get_visible(principal, device_id)
+    # Without If-Match the last write wins: a write that finds the device changed since its read reads it
+    # again and re-applies the request, a bounded number of times (then 503, never 412: API.md §1).
+    for attempt in retries.attempts(retries.OPTIMISTIC_ATTEMPTS, "updating this device"):
+        old = get_visible(principal, device_id, consistent=attempt > 0)
         check_if_match(if_match, device_etag(old))
         current = {k: v for k, v in old.items() if k not in db.KEY_ATTRIBUTES and k != "entity"}
         new = _apply(principal, dict(current), fields, sent)
         changes = _audit_changes(current, new, fields)
         moment = clock.now()
-        operation_ids, operation_actions = operations.plan_operations(principal, new, flags or {}, moment)
-        if not changes and not operation_ids:
+        plan = operations.plan_operations(principal, new, flags or {}, moment)
+        new |= plan.device_fields
+        if not changes and not plan.operation_ids:
             return view(old), device_etag(old)
         now = clock.iso(moment)
         new |= {"version": int(old["version"]) + 1, "last_change": now}
         if new.get("status") != current.get("status"):
             new["status_change"] = now
         try:
-            db.replace(old, new, changes, principal.actor(), extra=operation_actions)
+            db.replace(old, new, changes, principal.actor(), extra=plan.actions)
         except db.VersionChanged:
             if if_match is not None:
                 raise PreconditionFailed("The device changed since the ETag in If-Match was read.",
                                          code="ETAG_MISMATCH") from None
             continue
-        operations.enqueue(device_id, operation_ids)
+        operations.enqueue(device_id, plan.operation_ids)
         metrics.add_metric(name=DEVICES_UPDATED, unit="Count", value=1)
         return view(new), device_etag(new)
-    raise PreconditionFailed("The device kept changing; try again.", code="WRITE_CONFLICT")
+    raise AssertionError("unreachable: attempts() raises when spent")
 
 
 def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[str]) -> dict:
@@ -218,7 +182,9 @@ def _apply(principal: Principal, record: dict, fields: dict, sent: Collection[st
         if not principal.can_see(organization_id):
             raise Forbidden(f"Organization {organization_id} is outside this token's scope.",
                             code="ORGANIZATION_FORBIDDEN")
-        # Whether it exists is checked inside the write transaction (devices/db.py).
+        if not organizations_db.exists(organization_id):
+            raise ValidationFailed("Unknown organization.",
+                                   details=[field_problem("organization_id", "no such organization")])
     if "type" in fields:
         device_type = device_types_db.get_cached(record["type"])
         if device_type is None:

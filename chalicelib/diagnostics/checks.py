@@ -14,8 +14,10 @@ from chalicelib import clock
 from chalicelib.device_types import db as device_types_db
 from chalicelib.devices import db as devices_db
 from chalicelib.diagnostics import db, health
+from chalicelib.drivers import get_driver
+from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, OutcomeUncertain
+from chalicelib.drivers.protocol import DeviceRef
 from chalicelib.observability import HEALTH_CHECKS_LATE, HEALTH_CHECKS_RUN, logger, metrics
-from chalicelib.operations.drivers import DeviceFault, DeviceRef, DeviceUnreachable, OutcomeUncertain, get_driver
 from chalicelib.operations.live_status import BUDGET_SECONDS, run_concurrently
 
 # Of a request's budget: kept for reading the page after the checks, and for storing an entry.

@@ -1,15 +1,13 @@
 """Diagnostic entries, each device's health-check state item, and the entry counts.
 
 An entry lives in its device's partition (`DIAG#<created_at>#<id>`, removed with the device) and on
-GSI1 (its organization) and GSI2 (the fleet) under the same time-ordered sort value. The device's
-state item (`HEALTH`) holds `next_check_due` (in the GSI3 due-time index) and the device's entry counts
-per organization; the organization's and the fleet's counts are counter items. Entries are never changed
-once written, so a count is one GetItem; the counters of one write are kept in step as follows:
-
-- entry, device counts and schedule: one transaction, conditional on the device existing;
-- organization and fleet counters: one UpdateItem ADD each, after it. Every entry of the fleet touches
-  the fleet counter, and concurrent transactions on one item cancel each other; a plain ADD does not.
-  A write interrupted between the two leaves those counts one short.
+GSI1 (its organization) and GSI2 (the fleet) under the same time-ordered sort value, both sharded by device
+(schema.DIAG_INDEX_SHARDS) and read merged. The device's state item (`HEALTH`) holds `next_check_due` (in the
+GSI3 due-time index, sharded by device too) and the device's entry counts per organization; the
+organization's and the fleet's counts are sharded counters (store/counters.py). An entry, the device's
+counts and schedule, and the organization and fleet counters are one transaction, conditional on the device
+existing: every count is exact once the write has returned, and a count is one request (a GetItem of the
+state item, or a BatchGetItem of the counter's shards).
 """
 import json
 import secrets
@@ -19,8 +17,8 @@ from decimal import Decimal
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chalicelib import aws, clock
-from chalicelib.store import dynamo, schema
+from chalicelib import clock
+from chalicelib.store import counters, dynamo, schema
 
 PUBLIC_FIELDS = ("id", "device_id", "device_name", "device_serial", "diagnostic_type", "status", "last_check",
                  "details", "issues", "notes", "performed_by", "reported_by", "priority", "created_at", "updated_at",
@@ -31,7 +29,6 @@ STATE_ENTITY = "HealthState"
 MIN_CHECK_INTERVAL = timedelta(hours=1)
 # For devices without update_frequency: the spacing of the seed's own example (created 14:25, due 18:25).
 DEFAULT_CHECK_INTERVAL = timedelta(hours=4)
-TRANSACTION_ATTEMPTS = 3
 
 
 def check_interval(update_frequency) -> timedelta:
@@ -67,12 +64,14 @@ def reschedule(device_id: int, update_frequency, now: datetime) -> dict:
 
 def postpone(device_id: int, due: str) -> None:
     """Move the next check of a device that is not checked now (inactive); nothing if it is gone."""
+    from botocore.exceptions import ClientError
+
     try:
-        aws.dynamodb().update_item(TableName=dynamo.table_name(), Key=schema.health_state_key(device_id),
-                                   ConditionExpression="attribute_exists(PK)",
-                                   **dynamo.update_expression(_schedule(device_id, due)))
-    except aws.dynamodb().exceptions.ConditionalCheckFailedException:
-        pass
+        dynamo.update(schema.health_state_key(device_id), ConditionExpression="attribute_exists(PK)",
+                      **dynamo.update_expression(_schedule(device_id, due)))
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 def forget_state(device_id: int) -> None:
@@ -81,10 +80,25 @@ def forget_state(device_id: int) -> None:
 
 
 def due_states(now: str, limit: int, start: dict | None = None) -> tuple[list[dict], dict | None]:
-    """State items whose next check is due at `now`, earliest first; and where the next batch starts."""
-    condition = Key("GSI3PK").eq(schema.DUE_PK) & Key("GSI3SK").lte(f"{now}#~")
-    return dynamo.query(IndexName="GSI3", KeyConditionExpression=condition, Limit=limit,
-                        **({"ExclusiveStartKey": start} if start else {}))
+    """About `limit` state items whose next check is due at `now`, earliest first; and where the next batch
+    starts (None when every shard of the index is read to `now`).
+
+    Each shard gives its earliest limit / shards, one Query each, in parallel; `start` holds where each shard
+    not yet read to the end goes on.
+    """
+    positions = start if start is not None else {pk: None for pk in schema.due_partitions()}
+    per_shard = -(-limit // len(schema.due_partitions()))
+
+    def shard(pk: str, position: dict | None) -> tuple[list[dict], dict | None]:
+        condition = Key("GSI3PK").eq(pk) & Key("GSI3SK").lte(f"{now}#~")
+        return dynamo.query(IndexName="GSI3", KeyConditionExpression=condition, Limit=per_shard,
+                            **({"ExclusiveStartKey": position} if position else {}))
+
+    pks = list(positions)
+    pages = dynamo.parallel([lambda pk=pk: shard(pk, positions[pk]) for pk in pks])
+    due = sorted((item for items, _ in pages for item in items), key=lambda item: item["GSI3SK"])
+    following = {pk: last for pk, (_, last) in zip(pks, pages, strict=True) if last}
+    return due, following or None
 
 
 # --- entries ----------------------------------------------------------------------------------------
@@ -113,6 +127,7 @@ def put_entry(item: dict, schedule_next: str | None = None) -> bool:
     """
     device_id, organization_id = int(item["device_id"]), int(item["organization_id"])
     suffixes = _count_suffixes(item["diagnostic_type"], item["status"])
+    shard = counters.writer_shard()
     values = {"entity": STATE_ENTITY, "device_id": device_id}
     if schedule_next is not None:
         values |= {"last_check": item["last_check"], **_schedule(device_id, schedule_next)}
@@ -123,19 +138,16 @@ def put_entry(item: dict, schedule_next: str | None = None) -> bool:
     state["ExpressionAttributeValues"][":one"] = 1
     actions = [{"ConditionCheck": {"Key": schema.device_key(device_id), "ConditionExpression": "attribute_exists(PK)"}},
                {"Put": {"Item": _stored(item), "ConditionExpression": "attribute_not_exists(PK)"}},
-               {"Update": {"Key": schema.health_state_key(device_id), **state}}]
-    for attempt in range(TRANSACTION_ATTEMPTS):
-        try:
-            dynamo.transact(actions)
-            break
-        except dynamo.Cancelled as cancelled:
-            if cancelled.reasons[0] == "ConditionalCheckFailed":
-                return False
-            # Another writer held the device or its state item at that instant (a device update, a check).
-            if "TransactionConflict" not in cancelled.reasons or attempt == TRANSACTION_ATTEMPTS - 1:
-                raise
-    for key in (schema.diagnostic_counter_key(organization_id), schema.diagnostic_counter_key(None)):
-        _add(key, {f"n#{suffix}": 1 for suffix in suffixes})
+               {"Update": {"Key": schema.health_state_key(device_id), **state}},
+               *(counters.add(key, {f"n#{suffix}": 1 for suffix in suffixes})
+                 for key in (schema.diagnostic_counter_key(organization_id, shard),
+                             schema.diagnostic_counter_key(None, shard)))]
+    try:
+        dynamo.transact(actions)
+    except dynamo.Cancelled as cancelled:
+        if cancelled.reasons[0] == "ConditionalCheckFailed":
+            return False
+        raise
     return True
 
 
@@ -144,17 +156,13 @@ def _stored(item: dict) -> dict:
     return {k: v for k, v in json.loads(json.dumps(item), parse_float=Decimal).items() if v is not None}
 
 
-def _add(key: dict, deltas: dict[str, int]) -> None:
-    names = {f"#n{i}": name for i, name in enumerate(deltas)}
-    values = {f":d{i}": delta for i, delta in enumerate(deltas.values())}
-    aws.dynamodb().update_item(
-        TableName=dynamo.table_name(), Key=key,
-        UpdateExpression="SET entity = :e ADD " + ", ".join(f"#n{i} :d{i}" for i in range(len(deltas))),
-        ExpressionAttributeNames=names, ExpressionAttributeValues=values | {":e": "Counter"})
+def release_actions(device_id: int, organization_id: int) -> list[dict]:
+    """Transaction items taking a device's entries out of its organizations' and the fleet's counts, and its
+    state item away: for the device's delete transaction, so the counts drop with the device or not at all.
 
-
-def release_counts(device_id: int) -> None:
-    """Take a device's entries out of its organizations' and the fleet's counts (before the cascade delete)."""
+    The state item is deleted on condition that the device's count in its organization is still the one read
+    here (a diagnostic recorded meanwhile cancels the delete, which reads again).
+    """
     state = dynamo.get(schema.health_state_key(device_id), consistent=True) or {}
     by_organization: dict[str, dict[str, int]] = defaultdict(dict)
     fleet: dict[str, int] = defaultdict(int)
@@ -163,10 +171,19 @@ def release_counts(device_id: int) -> None:
             _, organization, suffix = name.split("#", 2)
             by_organization[organization][f"n#{suffix}"] = -int(value)
             fleet[f"n#{suffix}"] -= int(value)
-    for organization, deltas in by_organization.items():
-        _add(schema.diagnostic_counter_key(int(organization)), deltas)
+    condition: dict = {"ExpressionAttributeNames": {"#total": f"n#{organization_id:010d}#*"}}
+    if f"n#{organization_id:010d}#*" in state:
+        condition |= {"ConditionExpression": "#total = :total",
+                      "ExpressionAttributeValues": {":total": state[f"n#{organization_id:010d}#*"]}}
+    else:
+        condition["ConditionExpression"] = "attribute_not_exists(#total)"
+    actions = [{"Delete": {"Key": schema.health_state_key(device_id), **condition}}]
     if fleet:
-        _add(schema.diagnostic_counter_key(None), fleet)
+        shard = counters.writer_shard()
+        actions += [counters.add(schema.diagnostic_counter_key(int(organization), shard), deltas)
+                    for organization, deltas in by_organization.items()]
+        actions.append(counters.add(schema.diagnostic_counter_key(None, shard), dict(fleet)))
+    return actions
 
 
 def _count_suffixes(diagnostic_type: str, status: str | None) -> list[str]:
@@ -191,25 +208,24 @@ def count(device_id: int | None, organization_id: int | None, diagnostic_type: s
         state = dynamo.get(schema.health_state_key(device_id)) or {}
         return sum(int(value) for name, value in state.items()
                    if name.startswith("n#") and name.split("#", 2)[2] == suffix)
-    counter = dynamo.get(schema.diagnostic_counter_key(organization_id)) or {}
-    return int(counter.get(f"n#{suffix}", 0))
+    return counters.totals(schema.diagnostic_counter_keys(organization_id)).get(f"n#{suffix}", 0)
 
 
 def read_page(device_id: int | None, organization_id: int | None, diagnostic_type: str | None, status: str | None,
               limit: int, offset: int, after: str | None) -> tuple[list[dict], bool, str | None]:
     """Newest first: (items, more follow, sort value of the last item for the cursor)."""
     if device_id is not None:
-        index, pk, prefix = None, schema.device_partition(device_id), schema.DIAG_SORT_PREFIX
+        index, pks, prefix = None, [schema.device_partition(device_id)], schema.DIAG_SORT_PREFIX
     elif organization_id is not None:
-        index, pk, prefix = "GSI1", schema.org_diagnostics_pk(organization_id), None
+        index, pks, prefix = "GSI1", schema.org_diagnostics_partitions(organization_id), None
     else:
-        index, pk, prefix = "GSI2", "DIAGS", None
+        index, pks, prefix = "GSI2", schema.fleet_diagnostics_partitions(), None
     conditions = []
     if diagnostic_type:
         conditions.append(Attr("diagnostic_type").eq(diagnostic_type))
     if status:
         conditions.append(Attr("status").eq(status))
-    items, more = dynamo.read_page(index, pk, limit, offset=offset, after=after, prefix=prefix, descending=True,
-                                   filter_expression=dynamo.all_of(conditions))
+    items, more = dynamo.read_merged(index, pks, limit, offset=offset, after=after, prefix=prefix, descending=True,
+                                     filter_expression=dynamo.all_of(conditions))
     last = items[-1][f"{index}SK" if index else "SK"] if items else None
     return items, more, last

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, StringConstraints
 
-from chalicelib.api.pagination import PageQuery
 from chalicelib.device_types.models import Word
 from chalicelib.devices.models import Flag
+from chalicelib.ids import MAX_ID, parse_digits
+from chalicelib.paging import PageQuery
 
 # The seed's statuses (health: healthy/warning/critical/online/offline; work: scheduled, open, in_progress,
 # completed, resolved, closed) plus failed and cancelled. Helpers write healthy, warning, critical, offline
@@ -72,15 +73,21 @@ IssueCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
 
 
 def _device_reference(value):
-    # Integer ids, and numeric strings as the seed's clients send them; any other string names no device
-    # (404 from the service, after every other field has been checked).
+    # Integer ids, and ASCII-digit strings as the seed's clients send them, from 1 to MAX_ID (API.md §1: anything
+    # else that looks like a number is bad input); any other string names no device (404 from the service,
+    # after every other field has been checked).
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError("must be a device id (an integer)")
     if isinstance(value, str):
         value = value.strip()
         if not 1 <= len(value) <= MAX_DEVICE_REFERENCE:
             raise ValueError(f"must be a device id (1 to {MAX_DEVICE_REFERENCE} characters)")
-        return int(value) if value.isdigit() and len(value) <= 10 else value
+        number = parse_digits(value)
+        if number is None and value.lstrip("+-").isdigit():   # a number, but not an id: ², ١٢, -5, 0, 40 digits
+            raise ValueError(f"a device id is 1 to {MAX_ID} in ASCII digits (0-9)")
+        return value if number is None else number
+    if not 1 <= value <= MAX_ID:
+        raise ValueError(f"a device id is 1 to {MAX_ID}")
     return value
 
 
@@ -138,7 +145,9 @@ class DiagnosticCreate(BaseModel):
 
 
 class DiagnosticListQuery(PageQuery):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_REFERENCE)] | None = None
+    # Checked as the service will read it (device_reference), so that a bad id is this query's 400.
+    id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_DEVICE_REFERENCE),
+                  AfterValidator(lambda value: _device_reference(value) and value)] | None = None
     diagnostic_type: Word | None = None
     status: EntryStatus | None = None
     update_status: Flag = False

@@ -1,11 +1,11 @@
 """Diagnostics use cases (API.md §4): list a device's or the organization's entries, record one."""
 from chalicelib import clock
-from chalicelib.api.pagination import Paging
 from chalicelib.devices import service as devices_service
 from chalicelib.diagnostics import db, health
 from chalicelib.diagnostics.models import DiagnosticCreate, DiagnosticListQuery, device_number
 from chalicelib.errors import NotFound
 from chalicelib.observability import DIAGNOSTIC_ENTRIES_CREATED, metrics
+from chalicelib.paging import Paging
 from chalicelib.tokens.models import Principal
 
 # The status of an entry posted without one.

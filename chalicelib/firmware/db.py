@@ -2,11 +2,11 @@
 from boto3.dynamodb.conditions import Key
 
 from chalicelib.firmware.models import FirmwareImage
-from chalicelib.store import dynamo, schema
+from chalicelib.store import dynamo, schema, sequences
 
 
 def create(image: FirmwareImage) -> int:
-    return dynamo.create_with_new_id("FW", lambda new_id: [
+    return sequences.create_with_new_id("FW", lambda new_id: [
         {"Put": {"Item": {**schema.firmware_key(new_id), **schema.firmware_list_keys(new_id), "entity": "FirmwareImage",
                           **image.model_dump(), "id": new_id},
                  "ConditionExpression": "attribute_not_exists(PK)"}}])
@@ -18,7 +18,7 @@ def get(image_id: int) -> FirmwareImage | None:
 
 
 def list_all() -> list[FirmwareImage]:
-    items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("FIRMWARE"))
+    items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.FIRMWARE_PK))
     return [from_item(i) for i in items]
 
 

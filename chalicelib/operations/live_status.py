@@ -33,7 +33,9 @@ def run_concurrently(calls: list[Callable[[], object]], budget: float) -> dict[i
 
 def refresh(items: list[dict], budget: float = BUDGET_SECONDS) -> list[dict]:
     """The items with fresh statuses where the driver answered in time."""
-    from chalicelib.operations.drivers import DeviceRef, DriverError, get_driver
+    from chalicelib.drivers import get_driver
+    from chalicelib.drivers.errors import DriverError
+    from chalicelib.drivers.protocol import DeviceRef
 
     if not items:
         return items

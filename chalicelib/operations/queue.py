@@ -9,8 +9,12 @@ from functools import lru_cache
 
 from chalicelib import aws
 from chalicelib.config import get_settings
+from chalicelib.observability import logger
 
-VISIBILITY_TIMEOUT_SECONDS = 180   # six times the agent's Lambda timeout, as AWS advises for SQS sources
+# The agent Lambda's timeout, set explicitly (.chalice/config.json; tests/infra checks the two agree): each batch
+# hands back the messages it has no time left to finish (agent.py) rather than be killed with one in flight.
+AGENT_TIMEOUT_SECONDS = 30
+VISIBILITY_TIMEOUT_SECONDS = 6 * AGENT_TIMEOUT_SECONDS   # as AWS advises for SQS event sources
 MAX_RECEIVES = 5                   # then the message moves to the dead-letter queue
 RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -21,8 +25,17 @@ def dead_letter_queue_name(queue_name: str) -> str:
 
 
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
-    return {"FifoQueue": "true", "ContentBasedDeduplication": "false",
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "MessageRetentionPeriod": str(RETENTION_SECONDS),
+    # High-throughput FIFO: deduplication and the throughput limit per message group (device), not per queue,
+    # so rollouts over many devices are not capped at the queue's 300 (3,000 batched) messages/s.
+    return fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS) | {
+        "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+
+
+def fifo_attributes(dead_letter_arn: str, visibility_timeout: int) -> dict[str, str]:
+    """A FIFO queue with explicit deduplication ids and its dead-letter queue after MAX_RECEIVES (the bulk queue's
+    declaration uses it too)."""
+    return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "VisibilityTimeout": str(visibility_timeout),
+            "MessageRetentionPeriod": str(RETENTION_SECONDS),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
 
 
@@ -31,20 +44,50 @@ def dead_letter_attributes() -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _queue_url(name: str) -> str:
+def url_of(name: str) -> str:
+    """A queue's URL, asked once per process."""
     return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
 def queue_url() -> str:
-    return _queue_url(get_settings().operations_queue_name)
+    return url_of(get_settings().operations_queue_name)
 
 
-def send_operation(device_id: int, operation_id: int) -> None:
-    """Queue one operation for the agent; re-sending the same one within 5 minutes is deduplicated."""
-    aws.client("sqs").send_message(
-        QueueUrl=queue_url(), MessageBody=json.dumps({"device_id": device_id, "operation_id": operation_id}),
-        MessageGroupId=f"device-{device_id}", MessageDeduplicationId=f"op-{device_id}-{operation_id}")
+SEND_BATCH = 10   # SQS's limit per SendMessageBatch
+
+
+def send_operations(operations: list[tuple]) -> list[tuple]:
+    """Queue (device_id, operation_id) pairs, or (device_id, operation_id, bulk_operation_id) triples, for the agent,
+    10 per SendMessageBatch; the ones SQS refused.
+
+    Re-sending an operation within 5 minutes is deduplicated (its id is the operation's); after that a second
+    message finds the operation moved on. A refused or unsent operation stays queued with its outbox entry
+    (db.new_operation), which the sweep sends again.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    refused = []
+    for start in range(0, len(operations), SEND_BATCH):
+        chunk = operations[start:start + SEND_BATCH]
+        entries = [{"Id": str(i), "MessageBody": json.dumps(_message(*operation)),
+                    "MessageGroupId": f"device-{operation[0]}",
+                    "MessageDeduplicationId": f"op-{operation[0]}-{operation[1]}"} for i, operation in enumerate(chunk)]
+        try:
+            answer = aws.client("sqs").send_message_batch(QueueUrl=queue_url(), Entries=entries)
+        except (BotoCoreError, ClientError):
+            logger.exception("operations not queued", extra={"operations": len(chunk)})
+            refused += chunk
+            continue
+        if answer.get("Failed"):
+            logger.warning("operations refused by the queue", extra={"failed": answer["Failed"]})
+            refused += [chunk[int(failure["Id"])] for failure in answer["Failed"]]
+    return refused
+
+
+def _message(device_id: int, operation_id: int, bulk_operation_id: int | None = None) -> dict:
+    message = {"device_id": int(device_id), "operation_id": int(operation_id)}
+    return message | ({"bulk_operation_id": int(bulk_operation_id)} if bulk_operation_id is not None else {})
 
 
 def forget_queue_urls() -> None:
-    _queue_url.cache_clear()
+    url_of.cache_clear()

@@ -1,11 +1,13 @@
 """Operation use cases at the API: plan from a PATCH, queue, read, cancel. The agent's step is dispatch.py."""
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from chalicelib import clock
-from chalicelib.errors import BadRequest, Conflict, FleetlineError, NotFound, ValidationFailed, field_problem
+from chalicelib.devices.lookup import get_visible
+from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_problem
 from chalicelib.firmware import db as firmware_db
 from chalicelib.firmware.service import require_compatible
-from chalicelib.observability import logger, metrics
+from chalicelib.observability import OPERATIONS_SEND_DEFERRED, metrics
 from chalicelib.operations import db, dispatch, queue
 from chalicelib.operations.models import QUEUE_ORDER, UNFINISHED
 from chalicelib.store.dynamo import plain
@@ -14,13 +16,27 @@ from chalicelib.tokens.models import Principal
 FLAGS = ("reboot", "factory", "device_factory", "sync", "reconf")
 
 
-def plan_operations(principal: Principal, record: dict, requested: dict, now: datetime) -> tuple[list[int], list]:
-    """Add the operations a PATCH asks for to `record` (the device being written).
+@dataclass
+class OperationPlan:
+    """What a request for operations adds to the device write that carries it (the caller applies it).
+
+    `operation_ids`: the new operations, to send once the write committed; `actions`: the transaction items
+    that create them (operation items, audit entries); `device_fields`: what the device record takes
+    (pending_operations, pending_settings, last_operation_id, firmware_image_is_pending); `standing`: by
+    operation name, the unfinished operation of that kind that stands instead of a new one (API.md §3).
+    """
+    operation_ids: list[int] = field(default_factory=list)
+    actions: list[dict] = field(default_factory=list)
+    device_fields: dict = field(default_factory=dict)
+    standing: dict[str, dict] = field(default_factory=dict)
+
+
+def plan_operations(principal: Principal, record: dict, requested: dict, now: datetime) -> OperationPlan:
+    """The operations a PATCH asks for, on `record` (the device as the PATCH leaves it).
 
     `requested` holds the PATCH's flags: reboot/factory/device_factory/sync/reconf (true queues one),
     debug (a value: queues one either way) and firmware_image_is_pending (true queues a firmware update
-    to record["firmware_image"]). An operation of the same kind already queued or dispatched stands
-    instead of a new one (API.md §3). Returns the new operation ids and the transaction items to add.
+    to record["firmware_image"]).
 
     Raises:
         Forbidden: the token lacks devices:operate.
@@ -32,7 +48,7 @@ def plan_operations(principal: Principal, record: dict, requested: dict, now: da
         wanted["debug"] = {"enabled": bool(requested["debug"])}
     firmware = requested.get("firmware_image_is_pending") is True
     if not wanted and not firmware:
-        return [], []
+        return OperationPlan()
     # Permission first: a token that may not operate learns nothing about the firmware catalogue.
     principal.require("devices:operate")
     if "factory" in wanted and "device_factory" in wanted:
@@ -40,27 +56,39 @@ def plan_operations(principal: Principal, record: dict, requested: dict, now: da
                          details=[field_problem("device_factory", "contradicts factory")])
     if firmware:
         wanted["firmware_update"] = _firmware_parameters(record)
+    return plan(record, wanted, principal.actor(), now)
+
+
+def plan(record: dict, wanted: dict[str, dict], actor: dict, now: datetime,
+         bulk_operation_id: int | None = None) -> OperationPlan:
+    """Operations `wanted` ({name: parameters}) on the device `record`, in QUEUE_ORDER; an operation of the
+    same kind already queued or dispatched stands instead of a new one (for debug and firmware_update,
+    only with the same parameters). `record` is not changed."""
     pending = dict(plain(record.get("pending_operations") or {}))
-    new_ids, actions = [], []
+    last = int(record.get("last_operation_id") or 0)
+    result = OperationPlan()
     for name in QUEUE_ORDER:
-        if name not in wanted or _already_pending(pending, name, wanted[name], record):
+        if name not in wanted:
             continue
-        operation_id = int(record.get("last_operation_id") or 0) + 1
-        record["last_operation_id"] = operation_id
-        item = db.new_operation(record, operation_id, name, wanted[name], principal.actor(), now)
-        pending[str(operation_id)] = {"id": operation_id, "operation": name, "state": "queued",
-                                      "created": item["created"]}
-        actions += [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
-                    db.audit_put(record, "operation_requested",
-                                 {"operation": {"old": None, "new": name}, "operation_id": {"old": None,
-                                                                                          "new": operation_id}},
-                                 principal.actor(), now)]
-        new_ids.append(operation_id)
-    record["pending_operations"] = pending
-    record["pending_settings"], _ = db.pending_summary(pending)
+        standing = _standing(pending, name, wanted[name], record)
+        if standing is not None:
+            result.standing[name] = standing
+            continue
+        last += 1
+        item = db.new_operation(record, last, name, wanted[name], actor, now, bulk_operation_id)
+        pending[str(last)] = {"id": last, "operation": name, "state": "queued", "created": item["created"]}
+        changes = {"operation": {"old": None, "new": name}, "operation_id": {"old": None, "new": last}}
+        if bulk_operation_id is not None:
+            changes["bulk_operation_id"] = {"old": None, "new": bulk_operation_id}
+        result.actions += [{"Put": {"Item": item, "ConditionExpression": "attribute_not_exists(PK)"}},
+                           db.audit_put(record, "operation_requested", changes, actor, now)]
+        result.operation_ids.append(last)
+    if result.operation_ids:
+        result.device_fields = {"pending_operations": pending, "pending_settings": db.pending_summary(pending)[0],
+                                "last_operation_id": last}
     if "firmware_update" in wanted:
-        record["firmware_image_is_pending"] = True
-    return new_ids, actions
+        result.device_fields["firmware_image_is_pending"] = True
+    return result
 
 
 def _firmware_parameters(record: dict) -> dict:
@@ -69,11 +97,15 @@ def _firmware_parameters(record: dict) -> dict:
         raise ValidationFailed("A firmware update needs firmware_image.",
                                details=[field_problem("firmware_image", "required with firmware_image_is_pending")])
     require_compatible(int(image_id), int(record["type"]))
-    image = firmware_db.get(int(image_id))
+    return firmware_parameters(firmware_db.get(int(image_id)))
+
+
+def firmware_parameters(image) -> dict:
+    """A firmware_update's parameters: what the agent sends the device (the image's id, version, URL, checksum)."""
     return {"firmware_image": image.id, "version": image.version, "url": image.url, "checksum": image.checksum}
 
 
-def _already_pending(pending: dict, name: str, parameters: dict, record: dict) -> bool:
+def _standing(pending: dict, name: str, parameters: dict, record: dict) -> dict | None:
     for entry in pending.values():
         if entry["operation"] == name and entry["state"] in UNFINISHED:
             if name in ("debug", "firmware_update"):
@@ -81,43 +113,25 @@ def _already_pending(pending: dict, name: str, parameters: dict, record: dict) -
                 existing = db.get(int(record["id"]), int(entry["id"]))
                 if existing is None or plain(existing["parameters"]) != parameters:
                     continue
-            return True
-    return False
+            return entry
+    return None
 
 
 def enqueue(device_id: int, operation_ids: list[int]) -> None:
-    """Send the operations a committed PATCH queued to the agent.
+    """Send the operations a committed write queued to the agent (one SendMessageBatch).
 
-    Raises:
-        FleetlineError: QUEUE_UNAVAILABLE when SQS refused a message (after botocore's own retries). The
-            operations not sent are failed first: left queued they would never run, and a retried PATCH
-            would coalesce onto them instead of queueing anew.
+    A message SQS does not take loses nothing: the operation stays queued with its outbox entry and the sweep
+    sends it again (sweep.py); the request that wrote it has succeeded and says so.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    for index, operation_id in enumerate(operation_ids):
-        try:
-            queue.send_operation(device_id, operation_id)
-        except (BotoCoreError, ClientError):
-            logger.exception("operation not queued", extra={"device_id": device_id, "operation_id": operation_id})
-            _abandon(device_id, operation_ids[index:])
-            raise FleetlineError("The operation could not be queued and is marked failed; request it again.",
-                                 code="QUEUE_UNAVAILABLE") from None
-    if operation_ids:
-        metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
-
-
-def _abandon(device_id: int, operation_ids: list[int]) -> None:
-    for operation_id in operation_ids:
-        item, device = db.get(device_id, operation_id, consistent=True), db.device(device_id)
-        if item is not None and device is not None and item["state"] == "queued":
-            reason = dispatch.failure("QUEUE_UNAVAILABLE", "The operation could not be sent to the agent.", item)
-            dispatch.conclude(device, item, "failed", reason, {})
+    if not operation_ids:
+        return
+    if refused := queue.send_operations([(device_id, operation_id) for operation_id in operation_ids]):
+        metrics.add_metric(name=OPERATIONS_SEND_DEFERRED, unit="Count", value=len(refused))
+    metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
 
 
 def list_operations(principal: Principal, device_id: int, limit: int, offset: int,
                     after: str | None) -> tuple[list[dict], bool, int, str | None]:
-    from chalicelib.devices.service import get_visible
     principal.require("devices:read")
     device = get_visible(principal, device_id)
     items, more = db.read_page(device_id, limit, offset, after)
@@ -128,7 +142,6 @@ def list_operations(principal: Principal, device_id: int, limit: int, offset: in
 
 def get_operation(principal: Principal, device_id: int, operation_id: int) -> dict:
     """Raises: NotFound for an unknown or invisible device or operation."""
-    from chalicelib.devices.service import get_visible
     principal.require("devices:read")
     get_visible(principal, device_id)
     item = db.get(device_id, operation_id)
@@ -139,19 +152,35 @@ def get_operation(principal: Principal, device_id: int, operation_id: int) -> di
 
 def cancel_operation(principal: Principal, device_id: int, operation_id: int) -> dict:
     """Cancel a queued operation. Raises: NotFound; Conflict when it is no longer queued."""
-    from chalicelib.devices.service import get_visible
     principal.require("devices:operate")
+    get_visible(principal, device_id)
+    state = cancel_queued(device_id, operation_id, principal.actor())
+    if state is None:
+        raise NotFound(f"No operation {operation_id} on device {device_id}.", code="OPERATION_NOT_FOUND")
+    if state != "cancelled":
+        raise Conflict(f"Operation {operation_id} is {state}; only a queued operation can be cancelled.",
+                       code="OPERATION_NOT_CANCELLABLE")
+    return db.to_view(db.get(device_id, operation_id, consistent=True))
+
+
+def cancel_queued(device_id: int, operation_id: int, actor: dict | None,
+                  bulk_operation_id: int | None = None) -> str | None:
+    """Cancel the operation if it is queued (and, given `bulk_operation_id`, was requested by that bulk operation);
+    its state afterwards (None: no such operation or device).
+
+    Raises:
+        Conflict: WRITE_CONFLICT when its device kept changing.
+    """
     for _ in range(5):
-        device = get_visible(principal, device_id)
-        item = db.get(device_id, operation_id, consistent=True)
-        if item is None:
-            raise NotFound(f"No operation {operation_id} on device {device_id}.", code="OPERATION_NOT_FOUND")
-        if item["state"] != "queued":
-            raise Conflict(f"Operation {operation_id} is {item['state']}; only a queued operation can be cancelled.",
-                           code="OPERATION_NOT_CANCELLABLE")
+        device, item = db.device(device_id), db.get(device_id, operation_id, consistent=True)
+        if item is None or device is None:
+            return None
+        requested_by_other = bulk_operation_id is not None and item.get("bulk_operation_id") != bulk_operation_id
+        if item["state"] != "queued" or requested_by_other:
+            return item["state"]
         try:
-            dispatch.finish(device, item, "cancelled", None, {}, principal.actor(), clock.now())
-            return db.to_view(db.get(device_id, operation_id, consistent=True))
+            dispatch.finish(device, item, "cancelled", None, {}, actor, clock.now())
+            return "cancelled"
         except db.StateChanged:
             continue
     raise Conflict("The operation kept changing; try again.", code="WRITE_CONFLICT")

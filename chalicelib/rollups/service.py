@@ -9,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 
 from chalicelib import clock
-from chalicelib.observability import ROLLUP_LAG_SECONDS, logger, metrics
+from chalicelib.observability import ROLLUP_LAG, logger, metrics
 from chalicelib.rollups import db, devices, lanes, unit, worker
 from chalicelib.store import schema
 
@@ -44,7 +44,7 @@ def run_scheduled(context=None) -> dict:
     oldest = last_updated(lane_states())
     lag = (now - clock.parse_iso(oldest)).total_seconds() if oldest else None
     if lag is not None:
-        metrics.add_metric(name=ROLLUP_LAG_SECONDS, unit="Seconds", value=lag)
+        metrics.add_metric(name=ROLLUP_LAG, unit="Seconds", value=lag)
     report = {"devices_changed": changed, "lanes": lanes.lane_count(), "lag_seconds": lag}
     logger.info("rollups scheduled", extra=report)
     return report

@@ -1,8 +1,10 @@
-"""The storage toolkit over the DynamoDB client: get, query pages, batch get/write with backoff, transactions,
-id sequences. Every capability's db.py goes through it; none keeps a loop of its own."""
-import random
-import time
-from collections.abc import Iterable
+"""The storage toolkit over the DynamoDB client: get, query pages (one partition, or the shards of one merged in
+order), batch get/write with backoff, single updates and transactions with the retry policy of
+store/retries.py. Every capability's db.py goes through it; none keeps a loop of its own. Ids and counters:
+store/sequences.py, store/counters.py."""
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +12,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import aws
 from chalicelib.config import get_settings
-from chalicelib.errors import ServiceUnavailable
-from chalicelib.store import schema
+from chalicelib.store import retries
 
 
 def table_name() -> str:
@@ -38,52 +39,49 @@ def query_all(**kwargs) -> list[dict]:
     return items
 
 
-def put_new(item: dict) -> bool:
-    """Put unless the key exists; False when it does."""
-    try:
-        aws.dynamodb().put_item(TableName=table_name(), Item=item,
-                                ConditionExpression="attribute_not_exists(PK)")
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+def update(key: dict, **request) -> dict:
+    """UpdateItem (`request` as boto3 takes it: UpdateExpression, ConditionExpression, ...) sent again while a
+    transaction holds the item (TransactionConflictException: nothing was written); returns `Attributes`.
+
+    Raises:
+        ClientError: ConditionalCheckFailedException and the like, as boto3 raises them.
+        ServiceUnavailable: still refused after the retries.
+    """
+    client, name = aws.dynamodb(), table_name()
+    for _ in retries.attempts(retries.ATTEMPTS, "this write"):
+        try:
+            return client.update_item(TableName=name, Key=key, **request).get("Attributes") or {}
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionConflictException":
+                raise
+    raise AssertionError("unreachable: attempts() raises when spent")
 
 
 BATCH_WRITE = 25       # DynamoDB's limit per BatchWriteItem
 BATCH_GET = 100        # and per BatchGetItem
-UNPROCESSED_RETRIES = 8
-
-
-def _backoff(attempt: int) -> None:
-    """Full-jitter exponential backoff before re-sending what DynamoDB left unprocessed (throttled
-    partitions); past the last attempt the caller's request answers 503 and may be retried whole."""
-    if attempt >= UNPROCESSED_RETRIES:
-        raise ServiceUnavailable("The database is throttling requests; retry later.")
-    time.sleep(random.uniform(0, min(0.05 * 2 ** attempt, 2.0)))
 
 
 def batch_write(puts: Iterable[dict] = (), deletes: Iterable[dict] = ()) -> int:
-    """BatchWriteItem, 25 per request, re-sending what DynamoDB left unprocessed; returns the requests made.
+    """BatchWriteItem, 25 per request, re-sending what DynamoDB left unprocessed (throttled partitions) with
+    the backoff of store/retries.py; returns the requests made.
 
     A key both put and deleted is put (one request may not name a key twice). Not atomic: callers write
     items whose repetition is harmless (deterministic keys, idempotent values).
 
     Raises:
-        ServiceUnavailable: items were still unprocessed after the backoff.
+        ServiceUnavailable: items were still unprocessed after the retries.
     """
     requests = {(key["PK"], key["SK"]): {"DeleteRequest": {"Key": {"PK": key["PK"], "SK": key["SK"]}}}
                 for key in deletes}
     requests |= {(item["PK"], item["SK"]): {"PutRequest": {"Item": item}} for item in puts}
     writes, client, name, made = list(requests.values()), aws.dynamodb(), table_name(), 0
     for start in range(0, len(writes), BATCH_WRITE):
-        pending, attempt = {name: writes[start:start + BATCH_WRITE]}, 0
-        while pending:
-            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
+        pending = {name: writes[start:start + BATCH_WRITE]}
+        for _ in retries.attempts(retries.BATCH_ATTEMPTS, "this batch of writes"):
+            pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
             made += 1
-            if pending:
-                _backoff(attempt)
-                attempt += 1
+            if not pending:
+                break
     return made
 
 
@@ -96,7 +94,7 @@ def batch_get(keys: Iterable[dict], projection: str | None = None) -> list[dict]
     """BatchGetItem, 100 distinct keys per request, re-asking for unprocessed keys; items in no particular order.
 
     Raises:
-        ServiceUnavailable: keys were still unprocessed after the backoff.
+        ServiceUnavailable: keys were still unprocessed after the retries.
     """
     client, name, found = aws.dynamodb(), table_name(), []
     distinct = list({(key["PK"], key["SK"]): {"PK": key["PK"], "SK": key["SK"]} for key in keys}.values())
@@ -104,20 +102,19 @@ def batch_get(keys: Iterable[dict], projection: str | None = None) -> list[dict]
         ask: dict[str, Any] = {"Keys": distinct[start:start + BATCH_GET]}
         if projection:
             ask["ProjectionExpression"] = projection
-        pending, attempt = {name: ask}, 0
-        while pending:
+        pending = {name: ask}
+        for _ in retries.attempts(retries.BATCH_ATTEMPTS, "this batch of reads"):
             answer = client.batch_get_item(RequestItems=pending)
             found += answer["Responses"].get(name, [])
-            pending = answer.get("UnprocessedKeys") or None
-            if pending:
-                _backoff(attempt)
-                attempt += 1
+            pending = answer.get("UnprocessedKeys")
+            if not pending:
+                break
     return found
 
 
 @dataclass
 class Cancelled(Exception):
-    """A transaction was cancelled; `reasons[i]` is the code for the i-th item ('None' if fine)."""
+    """A transaction was cancelled by a condition; `reasons[i]` is the code for the i-th item ('None' if fine)."""
     reasons: list[str]
     items: list[dict | None]
 
@@ -125,69 +122,41 @@ class Cancelled(Exception):
 def transact(actions: list[dict]) -> None:
     """TransactWriteItems; actions are {"Put"|"Update"|"Delete"|"ConditionCheck": {...}} without TableName.
 
+    A transaction cancelled only because another one held an item (TransactionConflict) or an item was
+    throttled wrote nothing, and is sent again (store/retries.py); every caller gets this without asking.
+
     Raises:
-        Cancelled: with the per-item cancellation reasons and, where asked for, the item as it was.
+        Cancelled: a condition failed, with the per-item cancellation reasons and, where asked for, the item
+            as it was.
+        ServiceUnavailable: still conflicting or throttled after the retries (nothing was written).
     """
     name = table_name()
     items = [{kind: {"TableName": name, **body}} for action in actions for kind, body in action.items()]
-    try:
-        aws.dynamodb().transact_write_items(TransactItems=items)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "TransactionCanceledException":
-            raise
-        reasons = error.response.get("CancellationReasons", [])
-        # boto3 converts only successful responses: the items in an error are still in wire format.
-        from boto3.dynamodb.types import TypeDeserializer
-        wire = TypeDeserializer()
-        raise Cancelled([r.get("Code", "None") for r in reasons],
-                        [{k: wire.deserialize(v) for k, v in r["Item"].items()} if r.get("Item") else None
-                         for r in reasons]) from error
-
-
-def sequence_claim(entity: str, expected_last: int) -> dict:
-    """Transaction item taking id expected_last + 1, valid only if no one took it first.
-
-    Claiming the id inside the create transaction (instead of a separate counter update) keeps a
-    create at one request; on a lost race the cancellation returns the current value to retry with.
-    """
-    condition = "attribute_not_exists(PK)" if expected_last == 0 else "last_id = :expected"
-    values: dict[str, Any] = {":next": expected_last + 1}
-    if expected_last:
-        values[":expected"] = expected_last
-    return {"Update": {"Key": schema.sequence_key(entity), "UpdateExpression": "SET last_id = :next, entity = :seq",
-                       "ConditionExpression": condition,
-                       "ExpressionAttributeValues": values | {":seq": "Sequence"},
-                       "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
-
-
-_last_ids: dict[str, int] = {}
-
-
-def create_with_new_id(entity: str, build_actions, attempts: int = 20) -> int:
-    """Run build_actions(new_id) in one transaction with the id claim at position 0; returns the id.
-
-    A warm Lambda remembers the last id it saw, so a create is one transaction unless another
-    writer took that id meanwhile.
-
-    Raises:
-        Cancelled: when an item other than the id claim failed its condition.
-    """
-    for _ in range(attempts):
-        last = _last_ids.get(entity, 0)
+    client = aws.dynamodb()
+    for _ in retries.attempts(retries.ATTEMPTS, "this write"):
         try:
-            transact([sequence_claim(entity, last), *build_actions(last + 1)])
-            _last_ids[entity] = last + 1
-            return last + 1
-        except Cancelled as cancelled:
-            if cancelled.reasons[0] != "ConditionalCheckFailed":
+            # Each call gets its own ClientRequestToken from botocore, kept across botocore's re-sends after a
+            # timeout: a transaction that committed before its answer was lost is not applied twice.
+            client.transact_write_items(TransactItems=items)
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
-            current = cancelled.items[0]
-            _last_ids[entity] = int(current["last_id"]) if current else 0
-    raise RuntimeError(f"could not claim a new {entity} id after {attempts} attempts")
+            reasons = error.response.get("CancellationReasons", [])
+            codes = [r.get("Code", "None") for r in reasons]
+            if retries.is_transient(codes):
+                continue
+            # boto3 converts only successful responses: the items in an error are still in wire format.
+            from boto3.dynamodb.types import TypeDeserializer
+            wire = TypeDeserializer()
+            raise Cancelled(codes, [{k: wire.deserialize(v) for k, v in r["Item"].items()} if r.get("Item") else None
+                                    for r in reasons]) from error
 
 
 def forget_sequences() -> None:
-    _last_ids.clear()
+    """What this process holds of the id sequences and its writer slot (a fresh AWS world)."""
+    from chalicelib.store import sequences
+    sequences.forget()
 
 
 def update_expression(values: dict[str, Any], remove: list[str] = ()) -> dict:
@@ -282,6 +251,61 @@ def count(index: str | None, pk: str, filter_expression=None, since: str | None 
         last = response.get("LastEvaluatedKey")
         if not last:
             return total
+
+
+# --- shards read together: one request per shard, in parallel, merged in order -------------------------
+
+FAN_IN_THREADS = 16
+_pool: list[ThreadPoolExecutor] = []
+_pool_lock = threading.Lock()
+
+
+def parallel(calls: list[Callable[[], Any]]) -> list:
+    """Each call's result, in order; the calls run at once on a pool the process keeps (a warm Lambda too)."""
+    if len(calls) <= 1:
+        return [call() for call in calls]
+    with _pool_lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(max_workers=FAN_IN_THREADS, thread_name_prefix="fan-in"))
+    return [future.result() for future in [_pool[0].submit(call) for call in calls]]
+
+
+def read_merged(index: str | None, pks: list[str], limit: int, *, offset: int = 0, after: str | None = None,
+                since: str | None = None, prefix: str | None = None, descending: bool = False,
+                filter_expression=None) -> tuple[list[dict], bool]:
+    """One page of the items of several partitions (the shards of one set) in sort-key order: (items, more).
+
+    Each shard is read as read_page reads one, from the same cursor, for offset + limit items; the page is
+    taken from their merge. A cursor is the sort value of the last item served, so it works across shards
+    as long as sort values are unique in the set (ids, times with an entry id).
+    """
+    if len(pks) == 1:
+        return read_page(index, pks[0], limit, offset=offset, after=after, since=since, prefix=prefix,
+                         descending=descending, filter_expression=filter_expression)
+    pages = parallel([lambda pk=pk: read_page(index, pk, offset + limit, after=after, since=since, prefix=prefix,
+                                              descending=descending, filter_expression=filter_expression)
+                      for pk in pks])
+    sk_name = f"{index}SK" if index else "SK"
+    merged = sorted((item for items, _ in pages for item in items), key=lambda item: item[sk_name],
+                    reverse=descending)
+    more = len(merged) > offset + limit or any(shard_more for _, shard_more in pages)
+    return merged[offset:offset + limit], more
+
+
+def count_merged(index: str | None, pks: list[str], filter_expression=None, since: str | None = None) -> int:
+    """count() of each partition, in parallel, summed."""
+    return sum(parallel([lambda pk=pk: count(index, pk, filter_expression, since) for pk in pks]))
+
+
+def query_merged(pks: list[str], key_condition: Callable[[str], Any], *, index: str | None = None,
+                 sort_key: str | None = None, **kwargs) -> list[dict]:
+    """Every item of several partitions (query_all of each, in parallel), merged by `sort_key` when given;
+    for bounded sets. key_condition(pk) builds each partition's KeyConditionExpression."""
+    extra = {"IndexName": index} if index else {}
+    found = parallel([lambda pk=pk: query_all(KeyConditionExpression=key_condition(pk), **extra, **kwargs)
+                      for pk in pks])
+    items = [item for items in found for item in items]
+    return sorted(items, key=lambda item: item[sort_key]) if sort_key else items
 
 
 def all_of(conditions: list):

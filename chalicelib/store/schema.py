@@ -38,14 +38,39 @@ def _n(number: int) -> str:
 
 # --- key builders: one function per key shape -------------------------------------------------
 
+# --- shards of the keys every device write touches (docs/capacity.md, "Write path") ---------------
+# A partition key takes about 1,000 writes/s, and ours is 300 at target: a key that every device write of
+# the fleet (or of its largest organization) writes is spread over shards. Index entries of one device stay
+# in one shard (by its id), so a list reads each shard from the same cursor and merges them in order.
+DEVICE_INDEX_SHARDS = 4     # DEVICES, ORG#<org>#DEVICES, PENDING
+AUDIT_SHARDS = 4            # AUDIT#ORG#<org>, AUDIT (fleet)
+COUNTER_SHARDS = 16         # COUNT#<scope>, COUNT#DIAGS#<scope>: one shard per writer, read in one BatchGetItem
+DUE_SHARDS = 4              # the health checks' due-time index
+DIAG_INDEX_SHARDS = 4       # ORG#<org>#DIAGS, DIAGS (fleet)
+
+
+def _shard(device_id: int, shards: int) -> int:
+    return int(device_id) % shards
+
+
+def _each_shard(build, shards: int) -> list:
+    """build(shard) for every shard: the keys a read of the whole set takes together."""
+    return [build(shard) for shard in range(shards)]
+
+
 def sequence_key(entity: str) -> dict:
-    """Id allocator of an entity (devices, organizations, ...): holds `last_id`."""
+    """Id allocator of an entity (DEVICE, ORG, ...): `last_id`, advanced by blocks (store/sequences.py); and
+    the writer slots (entity WRITER) from which a process picks its counter shard."""
     return {"PK": f"SEQ#{entity}", "SK": "SEQ"}
 
 
-def counter_key(scope: str) -> dict:
-    """Device count for one filter scope (see devices.db.count_scopes)."""
-    return {"PK": f"COUNT#{scope}", "SK": "COUNT"}
+def counter_key(scope: str, shard: int) -> dict:
+    """One shard of the device count of a filter scope (see count_scopes); the count is the sum of all."""
+    return {"PK": f"COUNT#{scope}#{shard:02d}", "SK": "COUNT"}
+
+
+def counter_keys(scope: str) -> list[dict]:
+    return _each_shard(lambda shard: counter_key(scope, shard), COUNTER_SHARDS)
 
 
 def count_scope(organization_id: int | None, type_id: int | None, status: str | None) -> str:
@@ -71,17 +96,39 @@ def device_partition(device_id: int) -> str:
 
 
 def device_list_keys(organization_id: int, device_id: int) -> dict:
-    return {"GSI1PK": org_devices_pk(organization_id), "GSI1SK": _n(device_id),
-            "GSI2PK": "DEVICES", "GSI2SK": _n(device_id)}
+    shard = _shard(device_id, DEVICE_INDEX_SHARDS)
+    return {"GSI1PK": org_devices_pk(organization_id, shard), "GSI1SK": _n(device_id),
+            "GSI2PK": fleet_devices_pk(shard), "GSI2SK": _n(device_id)}
 
 
-def org_devices_pk(organization_id: int) -> str:
-    return f"ORG#{_n(organization_id)}#DEVICES"
+def org_devices_pk(organization_id: int, shard: int) -> str:
+    return f"ORG#{_n(organization_id)}#DEVICES#{shard}"
+
+
+def org_devices_partitions(organization_id: int) -> list[str]:
+    return _each_shard(lambda shard: org_devices_pk(organization_id, shard), DEVICE_INDEX_SHARDS)
+
+
+def fleet_devices_pk(shard: int) -> str:
+    return f"DEVICES#{shard}"
+
+
+def fleet_devices_partitions() -> list[str]:
+    """GSI2: every device of the fleet, by id within each shard."""
+    return _each_shard(fleet_devices_pk, DEVICE_INDEX_SHARDS)
 
 
 def pending_device_keys(device_id: int) -> dict:
     """Sparse index entry, present only while a device has unfinished operations."""
-    return {"GSI3PK": "PENDING", "GSI3SK": _n(device_id)}
+    return {"GSI3PK": pending_pk(_shard(device_id, DEVICE_INDEX_SHARDS)), "GSI3SK": _n(device_id)}
+
+
+def pending_pk(shard: int) -> str:
+    return f"PENDING#{shard}"
+
+
+def pending_partitions() -> list[str]:
+    return _each_shard(pending_pk, DEVICE_INDEX_SHARDS)
 
 
 def device_sort_value(device_id: int) -> str:
@@ -101,8 +148,12 @@ def organization_key(organization_id: int) -> dict:
     return {"PK": f"ORG#{_n(organization_id)}", "SK": "ORG"}
 
 
+# The catalogues' lists: one partition each, written only when an admin adds an entry (a few a day).
+ORGANIZATIONS_PK, DEVICE_TYPES_PK, FIRMWARE_PK, TOKENS_PK = "ORGS", "DTYPES", "FIRMWARE", "TOKENS"
+
+
 def organization_list_keys(organization_id: int) -> dict:
-    return {"GSI2PK": "ORGS", "GSI2SK": _n(organization_id)}
+    return {"GSI2PK": ORGANIZATIONS_PK, "GSI2SK": _n(organization_id)}
 
 
 def organization_name_guard_key(name: str) -> dict:
@@ -114,7 +165,7 @@ def device_type_key(type_id: int) -> dict:
 
 
 def device_type_list_keys(type_id: int) -> dict:
-    return {"GSI2PK": "DTYPES", "GSI2SK": _n(type_id)}
+    return {"GSI2PK": DEVICE_TYPES_PK, "GSI2SK": _n(type_id)}
 
 
 def device_type_name_guard_key(short_name: str) -> dict:
@@ -126,7 +177,7 @@ def firmware_key(image_id: int) -> dict:
 
 
 def firmware_list_keys(image_id: int) -> dict:
-    return {"GSI2PK": "FIRMWARE", "GSI2SK": _n(image_id)}
+    return {"GSI2PK": FIRMWARE_PK, "GSI2SK": _n(image_id)}
 
 
 def token_key(token_hash: str) -> dict:
@@ -134,7 +185,7 @@ def token_key(token_hash: str) -> dict:
 
 
 def token_list_keys(organization_id: int | None, token_id: int) -> dict:
-    keys = {"GSI2PK": "TOKENS", "GSI2SK": _n(token_id)}
+    keys = {"GSI2PK": TOKENS_PK, "GSI2SK": _n(token_id)}
     if organization_id is not None:
         keys |= {"GSI1PK": org_tokens_pk(organization_id), "GSI1SK": _n(token_id)}
     return keys
@@ -148,11 +199,22 @@ def token_sort_value(token_id: int) -> str:
     return _n(token_id)
 
 
-def rate_window_key(token_id: int, window_start: int) -> dict:
-    return {"PK": f"RATE#{_n(token_id)}", "SK": str(window_start)}
+# A token's requests are counted on one key: at most this many a second (ratelimit.py splits a faster limit).
+RATE_KEY_WRITES_PER_SECOND = 250
+
+
+def rate_window_key(token_id: int, window_start: int, shard: int = 0) -> dict:
+    """A token's request count in one minute; a token allowed more than RATE_KEY_WRITES_PER_SECOND has shards."""
+    return {"PK": f"RATE#{_n(token_id)}" + (f"#{shard}" if shard else ""), "SK": str(window_start)}
 
 
 IDEMPOTENCY_PK = "IDEMPOTENCY"
+
+
+def idempotency_record_key(idempotency_key: str) -> dict:
+    """A powertools idempotency record in a partition of its own: records are only ever read by their key, and
+    one shared partition would take two writes of every POST or PATCH sent with an Idempotency-Key."""
+    return {"PK": f"{IDEMPOTENCY_PK}#{idempotency_key}", "SK": IDEMPOTENCY_PK}
 
 
 def operation_key(device_id: int, operation_id: int) -> dict:
@@ -167,9 +229,33 @@ def operation_sort_value(operation_id: int) -> str:
     return f"OP#{_n(operation_id)}"
 
 
+# Every operation writes its OPEN_OPS entry three times (created, dispatched, finished) and its outbox entry
+# twice: spread by device over this many partitions each (docs/capacity.md), read one Query per shard.
+OPERATION_SHARDS = 16
+
+
+def operation_shard(device_id: int) -> int:
+    return int(device_id) % OPERATION_SHARDS
+
+
+def open_operations_pk(shard: int) -> str:
+    return f"OPEN_OPS#{shard:02d}"
+
+
 def open_operation_keys(deadline: str, device_id: int, operation_id: int) -> dict:
     """Sparse index entry of an unfinished operation, by deadline, for the time-out sweep."""
-    return {"GSI3PK": "OPEN_OPS", "GSI3SK": f"{deadline}#{_n(device_id)}#{_n(operation_id)}"}
+    return {"GSI3PK": open_operations_pk(operation_shard(device_id)),
+            "GSI3SK": f"{deadline}#{_n(device_id)}#{_n(operation_id)}"}
+
+
+def outbox_pk(shard: int) -> str:
+    return f"OUTBOX#{shard:02d}"
+
+
+def outbox_keys(send_at: str, device_id: int, operation_id: int) -> dict:
+    """Sparse index entry of an operation no agent has picked up yet, by when to send it again (the sweep
+    re-sends a message lost after its commit); the agent's first transition removes it."""
+    return {"GSI2PK": outbox_pk(operation_shard(device_id)), "GSI2SK": f"{send_at}#{_n(device_id)}#{_n(operation_id)}"}
 
 
 def simulator_key(device_id: int) -> dict:
@@ -179,14 +265,38 @@ def simulator_key(device_id: int) -> dict:
 
 def audit_keys(organization_id: int, device_id: int, at: str, entry_id: str) -> dict:
     """One audit entry, reachable by organization, by device and fleet-wide, newest first."""
-    sort = f"{at}#{entry_id}"
-    return {"PK": audit_org_pk(organization_id), "SK": sort,
+    sort = audit_sort_value(at, entry_id)
+    shard = _shard(device_id, AUDIT_SHARDS)
+    return {"PK": audit_org_pk(organization_id, shard), "SK": sort,
             "GSI1PK": audit_device_pk(device_id), "GSI1SK": sort,
-            "GSI2PK": "AUDIT", "GSI2SK": sort}
+            "GSI2PK": audit_fleet_pk(shard), "GSI2SK": sort}
 
 
-def audit_org_pk(organization_id: int) -> str:
-    return f"AUDIT#ORG#{_n(organization_id)}"
+def audit_copy_keys(organization_id: int, device_id: int, at: str, entry_id: str) -> dict:
+    """The same entry in a second organization's trail (the one a device moved out of): in that
+    organization's partition only, so the device's and the fleet's trails show the entry once."""
+    return {"PK": audit_org_pk(organization_id, _shard(device_id, AUDIT_SHARDS)), "SK": audit_sort_value(at, entry_id)}
+
+
+def audit_sort_value(at: str, entry_id: str) -> str:
+    return f"{at}#{entry_id}"
+
+
+def audit_org_pk(organization_id: int, shard: int) -> str:
+    return f"AUDIT#ORG#{_n(organization_id)}#{shard}"
+
+
+def audit_org_partitions(organization_id: int) -> list[str]:
+    return _each_shard(lambda shard: audit_org_pk(organization_id, shard), AUDIT_SHARDS)
+
+
+def audit_fleet_pk(shard: int) -> str:
+    return f"AUDIT#{shard}"
+
+
+def audit_fleet_partitions() -> list[str]:
+    """GSI2: the fleet's audit trail (platform tokens, the rollups' device changes), by time within each shard."""
+    return _each_shard(audit_fleet_pk, AUDIT_SHARDS)
 
 
 def audit_device_pk(device_id: int) -> str:
@@ -203,8 +313,10 @@ def diagnostic_keys(organization_id: int, device_id: int, created_at: str, entry
     """One entry: in its device's partition (newest first, removed with the device), and by organization
     and fleet-wide on GSI1/GSI2 under the same time-ordered sort value (free on these items)."""
     sort = diagnostic_sort_value(created_at, entry_id)
+    shard = _shard(device_id, DIAG_INDEX_SHARDS)
     return {"PK": device_partition(device_id), "SK": DIAG_SORT_PREFIX + sort,
-            "GSI1PK": org_diagnostics_pk(organization_id), "GSI1SK": sort, "GSI2PK": "DIAGS", "GSI2SK": sort}
+            "GSI1PK": org_diagnostics_pk(organization_id, shard), "GSI1SK": sort,
+            "GSI2PK": fleet_diagnostics_pk(shard), "GSI2SK": sort}
 
 
 def diagnostic_sort_value(created_at: str, entry_id: str) -> str:
@@ -212,8 +324,20 @@ def diagnostic_sort_value(created_at: str, entry_id: str) -> str:
     return f"{created_at}#{entry_id}"
 
 
-def org_diagnostics_pk(organization_id: int) -> str:
-    return f"ORG#{_n(organization_id)}#DIAGS"
+def org_diagnostics_pk(organization_id: int, shard: int) -> str:
+    return f"ORG#{_n(organization_id)}#DIAGS#{shard}"
+
+
+def org_diagnostics_partitions(organization_id: int) -> list[str]:
+    return _each_shard(lambda shard: org_diagnostics_pk(organization_id, shard), DIAG_INDEX_SHARDS)
+
+
+def fleet_diagnostics_pk(shard: int) -> str:
+    return f"DIAGS#{shard}"
+
+
+def fleet_diagnostics_partitions() -> list[str]:
+    return _each_shard(fleet_diagnostics_pk, DIAG_INDEX_SHARDS)
 
 
 def health_state_key(device_id: int) -> dict:
@@ -224,13 +348,25 @@ def health_state_key(device_id: int) -> dict:
 
 def health_due_keys(next_check_due: str, device_id: int) -> dict:
     """The state item's place in the due-time index, read by the scheduled health check."""
-    return {"GSI3PK": DUE_PK, "GSI3SK": f"{next_check_due}#{_n(device_id)}"}
+    return {"GSI3PK": due_pk(_shard(device_id, DUE_SHARDS)), "GSI3SK": f"{next_check_due}#{_n(device_id)}"}
 
 
-def diagnostic_counter_key(organization_id: int | None) -> dict:
-    """Entry counts of one organization, or of the fleet (None)."""
+def due_pk(shard: int) -> str:
+    return f"{DUE_PK}#{shard}"
+
+
+def due_partitions() -> list[str]:
+    return _each_shard(due_pk, DUE_SHARDS)
+
+
+def diagnostic_counter_key(organization_id: int | None, shard: int) -> dict:
+    """One shard of the entry counts of one organization, or of the fleet (None)."""
     scope = f"ORG#{_n(organization_id)}" if organization_id is not None else "ALL"
-    return {"PK": f"COUNT#DIAGS#{scope}", "SK": "COUNT"}
+    return {"PK": f"COUNT#DIAGS#{scope}#{shard:02d}", "SK": "COUNT"}
+
+
+def diagnostic_counter_keys(organization_id: int | None) -> list[dict]:
+    return _each_shard(lambda shard: diagnostic_counter_key(organization_id, shard), COUNTER_SHARDS)
 
 
 # --- telemetry (API.md §5, §6): raw records and their de-duplication guards ------------------------
@@ -403,17 +539,6 @@ def rollup_state_key(name: str) -> dict:
     return {"PK": ROLLUP_STATE_PK, "SK": name}
 
 
-def audit_fleet_partitions() -> list[str]:
-    """The fleet-wide audit partitions (GSI2) that audit_keys writes: the rollups read device changes from each.
-    (Issue 11 shards them with the same name and contract.)"""
-    return [audit_keys(0, 0, "", "")["GSI2PK"]]
-
-
-def fleet_devices_partitions() -> list[str]:
-    """Every device (GSI2), read once by the first rollup run ever. (Issue 11 shards them likewise.)"""
-    return [device_list_keys(0, 0)["GSI2PK"]]
-
-
 LANE_STATES_PK = "ROLLUP#LANES"
 
 
@@ -450,6 +575,105 @@ def wake_key(lane: int, at: str, device_id: int) -> dict:
     return {"PK": wake_partition(lane), "SK": f"{at}#{_n(device_id)}"}
 
 
+def rollup_state_organization(name: str) -> int | None:
+    """The organization of an organization_rollup_state name; None for the other state items."""
+    return int(name.removeprefix("ORG#")) if name.startswith("ORG#") else None
+
+
+# --- bulk operations (API.md §11): key builders of chalicelib/bulk ----------------------------------
+
+# Target items are spread by device over this many partitions (expansion writes them in bursts, and every
+# transition of a device's operation writes its target); progress counters over this many items (one
+# UpdateItem ADD per agent batch, on each in turn).
+BULK_TARGET_SHARDS = 4
+BULK_PROGRESS_SHARDS = 4
+BULKS_PK = "BULKS"
+BULKS_ACTIVE_PK = "BULKS_ACTIVE"
+BULK_HEAD_PREFIX = "BULK"
+BULK_IDS_PREFIX = "IDS#"
+
+
+def bulk_partition(bulk_id: int) -> str:
+    return f"BULK#{_n(bulk_id)}"
+
+
+def bulk_key(bulk_id: int) -> dict:
+    """The bulk operation: its request, state and final progress (a fixed size)."""
+    return {"PK": bulk_partition(bulk_id), "SK": BULK_HEAD_PREFIX}
+
+
+def bulk_pacer_key(bulk_id: int) -> dict:
+    """The background's state of one bulk operation: round, cursors, the last minute's slices. Sorted right
+    after the bulk item, so that one Query (SK begins_with BULK) reads both."""
+    return {"PK": bulk_partition(bulk_id), "SK": f"{BULK_HEAD_PREFIX}#PACER"}
+
+
+def bulk_ids_key(bulk_id: int, chunk: int) -> dict:
+    """Up to 1,000 of the device ids a target names (at most 10 chunks)."""
+    return {"PK": bulk_partition(bulk_id), "SK": f"{BULK_IDS_PREFIX}{chunk:04d}"}
+
+
+def bulk_list_keys(organization_id: int | None, bulk_id: int, created: str) -> dict:
+    """By organization (GSI1; a bulk operation over all organizations has none) and platform-wide (GSI2), by
+    creation time (ids come from per-process blocks: their order is not the order of creation)."""
+    sort = bulk_sort_value(created, bulk_id)
+    keys = {"GSI2PK": BULKS_PK, "GSI2SK": sort}
+    if organization_id is not None:
+        keys |= {"GSI1PK": org_bulks_pk(organization_id), "GSI1SK": sort}
+    return keys
+
+
+def org_bulks_pk(organization_id: int) -> str:
+    return f"ORG#{_n(organization_id)}#BULKS"
+
+
+def bulk_active_keys(bulk_id: int) -> dict:
+    """Sparse entry while the background still has work on it (until closed): read by the revival schedule."""
+    return {"GSI3PK": BULKS_ACTIVE_PK, "GSI3SK": _n(bulk_id)}
+
+
+def bulk_sort_value(created: str, bulk_id: int) -> str:
+    return f"{created}#{_n(bulk_id)}"
+
+
+def bulk_progress_key(bulk_id: int, shard: int) -> dict:
+    return {"PK": f"{bulk_partition(bulk_id)}#P#{shard}", "SK": "PROGRESS"}
+
+
+def bulk_target_shard(device_id: int) -> int:
+    return int(device_id) % BULK_TARGET_SHARDS
+
+
+def bulk_target_partition(bulk_id: int, shard: int) -> str:
+    return f"{bulk_partition(bulk_id)}#T#{shard}"
+
+
+def bulk_target_key(bulk_id: int, device_id: int) -> dict:
+    """One device of a bulk operation's target: its state there, its operation id and error."""
+    return {"PK": bulk_target_partition(bulk_id, bulk_target_shard(device_id)), "SK": _n(device_id)}
+
+
+def bulk_target_sort_value(device_id: int) -> str:
+    return _n(device_id)
+
+
+def bulk_queued_pk(bulk_id: int, shard: int) -> str:
+    return f"{bulk_partition(bulk_id)}#Q#{shard}"
+
+
+def bulk_queued_keys(bulk_id: int, device_id: int) -> dict:
+    """Sparse index entry of a target while its operation is queued: what cancel and abort must cancel."""
+    return {"GSI1PK": bulk_queued_pk(bulk_id, bulk_target_shard(device_id)), "GSI1SK": _n(device_id)}
+
+
+def bulk_audit_keys(organization_id: int | None, bulk_id: int, at: str, entry_id: str) -> dict:
+    """An audit entry of a bulk operation (no device): in its organization's trail and fleet-wide, in the shard of
+    its id; one over all organizations has a partition of its own."""
+    sort, shard = audit_sort_value(at, entry_id), _shard(bulk_id, AUDIT_SHARDS)
+    pk = audit_org_pk(organization_id, shard) if organization_id is not None else f"AUDIT#BULK#{_n(bulk_id)}"
+    return {"PK": pk, "SK": sort, "GSI2PK": audit_fleet_pk(shard), "GSI2SK": sort}
+
+
 # --- access patterns ----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -465,65 +689,110 @@ class AccessPattern:
 ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("Get device", "Device", "table", "PK=DEV#<id> SK=DEV", "1 GetItem"),
     AccessPattern("List an organization's devices by id", "Device", "GSI1",
-                  "GSI1PK=ORG#<org>#DEVICES GSI1SK>cursor", "1 Query (+1 GetItem count)"),
+                  "GSI1PK=ORG#<org>#DEVICES#<0..3> GSI1SK>cursor", "1 Query per shard, in parallel, merged by id "
+                  "(+1 BatchGetItem count)"),
     AccessPattern("List all devices by id (platform token)", "Device", "GSI2",
-                  "GSI2PK=DEVICES GSI2SK>cursor", "1 Query (+1 GetItem count)"),
+                  "GSI2PK=DEVICES#<0..3> GSI2SK>cursor", "1 Query per shard, in parallel, merged by id "
+                  "(+1 BatchGetItem count)"),
     AccessPattern("List devices with pending operations", "Device", "GSI3",
-                  "GSI3PK=PENDING GSI3SK>cursor (sparse)", "1 Query per page"),
+                  "GSI3PK=PENDING#<0..3> GSI3SK>cursor (sparse)", "1 Query per shard per page, in parallel "
+                  "(+ Select=COUNT per shard)"),
     AccessPattern("Count devices for a filter scope", "Counter", "table",
-                  "PK=COUNT#<scope> SK=COUNT", "1 GetItem"),
-    AccessPattern("Create device with unique serial and identifiers", "Device, Guard, Counter, Sequence, Audit",
+                  "PK=COUNT#<scope>#<00..15> SK=COUNT", "1 BatchGetItem of the 16 shards, summed"),
+    AccessPattern("Create device with unique serial and identifiers", "Device, Guard, Counter, Audit, HealthState",
                   "table", "Put PK=DEV#<id>; Put PK=SERIAL#<sn>, PK=IDENT#<kind>#<v> if not exists; "
-                  "ADD counters; SET SEQ#DEVICE", "1 TransactWriteItems"),
+                  "ADD one shard of each counter scope; Put audit entry", "1 TransactWriteItems (id from the "
+                  "process's block)"),
+    AccessPattern("Update, move or delete a device", "Device, Guard, Counter, Audit, HealthState", "table",
+                  "Put/Delete PK=DEV#<id> if version = <read>; guards put/deleted; ADD one shard of each counter "
+                  "scope entered or left; Put audit entry (+ a copy in the trail of the organization a move "
+                  "leaves)", "1 TransactWriteItems (+1 GetItem read; again after a version change, "
+                  "up to 12 rounds)"),
     AccessPattern("Find device by serial or identifier", "Guard", "table",
                   "PK=SERIAL#<sn> | PK=IDENT#<kind>#<value>, SK=GUARD", "1 GetItem (+1 for the device)"),
     AccessPattern("Device-owned items for the delete cascade", "Device data", "table",
                   "PK=DEV#<id>", "1 Query per 1 MB + BatchWriteItem per 25"),
-    AccessPattern("Allocate next id", "Sequence", "table", "PK=SEQ#<entity> SK=SEQ",
-                  "inside the create transaction"),
+    AccessPattern("Claim a block of ids", "Sequence", "table", "PK=SEQ#<entity> SK=SEQ, ADD last_id <block>",
+                  "1 UpdateItem per block: 1, 2, 4 ... 64 ids per process"),
+    AccessPattern("Claim a writer slot (counter shard)", "Sequence", "table", "PK=SEQ#WRITER SK=SEQ, ADD last_id 1",
+                  "1 UpdateItem per process"),
     AccessPattern("Get organization", "Organization", "table", "PK=ORG#<org> SK=ORG", "1 GetItem"),
     AccessPattern("List organizations", "Organization", "GSI2", "GSI2PK=ORGS", "1 Query"),
     AccessPattern("Get device type", "DeviceType", "table", "PK=DTYPE#<id> SK=DTYPE", "1 GetItem"),
     AccessPattern("List device types", "DeviceType", "GSI2", "GSI2PK=DTYPES", "1 Query"),
     AccessPattern("Get firmware image", "FirmwareImage", "table", "PK=FW#<id> SK=FW", "1 GetItem"),
     AccessPattern("List firmware images", "FirmwareImage", "GSI2", "GSI2PK=FIRMWARE", "1 Query"),
-    AccessPattern("Authenticate a token", "Token", "table", "PK=TOKEN#<sha256> SK=TOKEN",
+    AccessPattern("Authenticate a token", "Token", "table", "PK=TOKEN#<hmac> SK=TOKEN",
                   "1 GetItem, cached up to 60 s"),
     AccessPattern("List tokens (platform)", "Token", "GSI2", "GSI2PK=TOKENS", "1 Query"),
     AccessPattern("List an organization's tokens", "Token", "GSI1", "GSI1PK=ORG#<org>#TOKENS", "1 Query"),
     AccessPattern("Find token by id (revoke)", "Token", "GSI2", "GSI2PK=TOKENS GSI2SK=<id>", "1 Query + 1 UpdateItem"),
     AccessPattern("Count a token's requests this minute", "RateWindow", "table",
-                  "PK=RATE#<token> SK=<window start>", "1 UpdateItem ADD"),
-    AccessPattern("Idempotency record", "Idempotency", "table", "PK=IDEMPOTENCY SK=<hash>",
+                  "PK=RATE#<token>[#<shard>] SK=<window start>", "1 UpdateItem ADD (one shard per 250 requests/s "
+                  "the token may send)"),
+    AccessPattern("Idempotency record", "Idempotency", "table", "PK=IDEMPOTENCY#<key hash> SK=IDEMPOTENCY",
                   "powertools: 1 PutItem + 1 UpdateItem per first call"),
     AccessPattern("Audit of an organization, newest first", "AuditEntry", "table",
-                  "PK=AUDIT#ORG#<org> SK>=<since>", "1 Query per page"),
+                  "PK=AUDIT#ORG#<org>#<0..3> SK>=<since>", "1 Query per shard per page, in parallel "
+                  "(+ Select=COUNT per shard)"),
     AccessPattern("Audit of a device, newest first", "AuditEntry", "GSI1",
-                  "GSI1PK=AUDIT#DEV#<id> GSI1SK>=<since>", "1 Query per page"),
+                  "GSI1PK=AUDIT#DEV#<id> GSI1SK>=<since>", "1 Query per page (+ Select=COUNT)"),
     AccessPattern("Audit fleet-wide (platform token)", "AuditEntry", "GSI2",
-                  "GSI2PK=AUDIT GSI2SK>=<since>", "1 Query per page"),
+                  "GSI2PK=AUDIT#<0..3> GSI2SK>=<since>", "1 Query per shard per page, in parallel "
+                  "(+ Select=COUNT per shard)"),
     AccessPattern("Simulated device behaviour", "SimulatorSettings", "table", "PK=DEV#<id> SK=SIM",
                   "1 GetItem per driver call"),
     AccessPattern("Operations of a device, newest first", "Operation", "table",
                   "PK=DEV#<id> SK begins_with OP#", "1 Query per page"),
     AccessPattern("Get operation", "Operation", "table", "PK=DEV#<id> SK=OP#<op>", "1 GetItem"),
     AccessPattern("Unfinished operations past their deadline", "Operation", "GSI3",
-                  "GSI3PK=OPEN_OPS GSI3SK<=<now>", "1 Query per sweep"),
+                  "GSI3PK=OPEN_OPS#<device % 16> GSI3SK<=<now>", "1 Query per shard and page, 16 in parallel"),
+    AccessPattern("Operations no agent has picked up, due to be sent again", "Operation", "GSI2",
+                  "GSI2PK=OUTBOX#<device % 16> GSI2SK<=<now>", "1 Query per shard and page, 16 in parallel "
+                  "(+1 SendMessageBatch per 10, 1 UpdateItem per operation sent again)"),
+    AccessPattern("Create a bulk operation", "BulkOperation, BulkDeviceIds, BulkPacer, Sequence, AuditEntry", "table",
+                  "Put PK=BULK#<id> SK=BULK, SK=BULK#PACER, SK=IDS#<n>; SET SEQ#BULK; Put audit",
+                  "1 TransactWriteItems (+1 BatchGetItem per 100 device ids, +1 per 100 type counters)"),
+    AccessPattern("Get a bulk operation", "BulkOperation, BulkPacer, BulkDeviceIds, BulkProgress", "table",
+                  "PK=BULK#<id> (every item); PK=BULK#<id>#P#<0..3> SK=PROGRESS",
+                  "1 Query + 1 BatchGetItem"),
+    AccessPattern("List an organization's bulk operations, newest first", "BulkOperation", "GSI1",
+                  "GSI1PK=ORG#<org>#BULKS GSI1SK<cursor (<created>#<id>)",
+                  "1 Query + 1 BatchGetItem (pacers, progress, ids)"),
+    AccessPattern("List all bulk operations (platform token)", "BulkOperation", "GSI2",
+                  "GSI2PK=BULKS GSI2SK<cursor (<created>#<id>)", "1 Query + 1 BatchGetItem (pacers, progress, ids)"),
+    AccessPattern("Bulk operations the background still works on", "BulkOperation", "GSI3",
+                  "GSI3PK=BULKS_ACTIVE", "1 Query per minute (revival schedule)"),
+    AccessPattern("Bulk operation and its pacer, for a round or slice", "BulkOperation, BulkPacer", "table",
+                  "PK=BULK#<id> SK begins_with BULK", "1 Query (consistent) per slice"),
+    AccessPattern("Write a bulk operation's targets", "BulkTarget", "table",
+                  "Put PK=BULK#<id>#T#<device % 4> SK=<device>", "1 BatchWriteItem per 25 devices"),
+    AccessPattern("A bulk operation's devices by id", "BulkTarget", "table",
+                  "PK=BULK#<id>#T#<0..3> SK>cursor (state: FilterExpression)",
+                  "1 Query per shard and page (4 merged); the pacer's turn: 1 Query per shard it takes from"),
+    AccessPattern("A bulk operation's queued devices", "BulkTarget", "GSI1",
+                  "GSI1PK=BULK#<id>#Q#<0..3> (sparse)", "1 Query per shard when closing"),
+    AccessPattern("Bulk operation progress", "BulkProgress", "table",
+                  "PK=BULK#<id>#P#<0..3> SK=PROGRESS", "1 UpdateItem ADD per settle; 1 BatchGetItem to read"),
+    AccessPattern("Audit of a bulk operation over all organizations", "AuditEntry", "table",
+                  "PK=AUDIT#BULK#<id> SK>=<since>", "1 Put per state change (also in AUDIT#ORG#<org> and GSI2 AUDIT)"),
     AccessPattern("Diagnostics of a device, newest first", "DiagnosticEntry", "table",
                   "PK=DEV#<id> SK between DIAG# and <cursor>", "1 Query per page (diagnostic_type/status: "
                   "FilterExpression, more Queries when selective)"),
     AccessPattern("Diagnostics of an organization, newest first", "DiagnosticEntry", "GSI1",
-                  "GSI1PK=ORG#<org>#DIAGS GSI1SK<cursor", "1 Query per page (filters as above)"),
+                  "GSI1PK=ORG#<org>#DIAGS#<0..3> GSI1SK<cursor", "1 Query per shard per page, in parallel "
+                  "(filters as above)"),
     AccessPattern("Diagnostics fleet-wide (platform token)", "DiagnosticEntry", "GSI2",
-                  "GSI2PK=DIAGS GSI2SK<cursor", "1 Query per page (filters as above)"),
+                  "GSI2PK=DIAGS#<0..3> GSI2SK<cursor", "1 Query per shard per page, in parallel (filters as above)"),
     AccessPattern("Count diagnostics for a filter", "HealthState, Counter", "table",
-                  "PK=DEV#<id> SK=HEALTH | PK=COUNT#DIAGS#ORG#<org> | PK=COUNT#DIAGS#ALL, SK=COUNT", "1 GetItem"),
+                  "PK=DEV#<id> SK=HEALTH | PK=COUNT#DIAGS#ORG#<org>#<00..15> | PK=COUNT#DIAGS#ALL#<00..15>, SK=COUNT",
+                  "1 GetItem | 1 BatchGetItem of the 16 shards"),
     AccessPattern("Record a diagnostic entry", "DiagnosticEntry, HealthState, Counter", "table",
                   "ConditionCheck PK=DEV#<id> SK=DEV; Put PK=DEV#<id> SK=DIAG#<at>#<id>; Update SK=HEALTH; "
-                  "ADD COUNT#DIAGS#ORG#<org>, COUNT#DIAGS#ALL",
-                  "1 TransactWriteItems + 2 UpdateItem"),
+                  "ADD one shard of COUNT#DIAGS#ORG#<org> and of COUNT#DIAGS#ALL",
+                  "1 TransactWriteItems"),
     AccessPattern("Devices due for a health check", "HealthState", "GSI3",
-                  "GSI3PK=DUE GSI3SK<=<now>#~", "1 Query per batch of 25"),
+                  "GSI3PK=DUE#<0..3> GSI3SK<=<now>#~", "1 Query per shard per batch of 25, in parallel"),
     AccessPattern("Connection history page", "ConnectionEvent", "table",
                   "PK=DEV#<id>#CONN SK between <earliest># and <latest>#~", "1 Query, Limit = page + 1 "
                   "(+ 1 GetItem by id, 2 by identifier; + 1 PutItem, 1 UpdateItem: the 60-s repeat record)"),
@@ -545,8 +814,9 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("Devices due at a tick", "WakeEntry", "table", "PK=ROLLUP#LANE#<lane>#WAKE SK<=<T>#~",
                   "1 Query per unit (up to 1,500 devices)"),
     AccessPattern("Devices changed since the last rollup", "AuditEntry, Device", "GSI2",
-                  "GSI2PK=AUDIT GSI2SK between <watermark> and <now - settle> (first runs: GSI2PK=DEVICES "
-                  "GSI2SK > <cursor>)", "1 Query per 1 MB per scheduled run; first runs 100,000 devices a run"),
+                  "GSI2PK=AUDIT#<0..3> GSI2SK between <watermark> and <now - settle> (first runs: "
+                  "GSI2PK=DEVICES#<0..3> GSI2SK > <cursor>)",
+                  "1 Query per shard and 1 MB per scheduled run; first runs 100,000 devices a run"),
     AccessPattern("Raw records of the hours a unit touches", "ConnectionEvent, AppSession, UsageRecord", "table",
                   "PK=DEV#<id>#CONN|APP|USE SK between <first hour> and <end of last hour>",
                   "1 Query per device, kind and run of touched hours less than 6 h apart"),

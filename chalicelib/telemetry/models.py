@@ -29,6 +29,8 @@ from chalicelib import clock
 from chalicelib.api.parsing import parse_body
 from chalicelib.devices.models import LOOKUP_KINDS
 from chalicelib.errors import BadRequest, ValidationFailed, field_problem
+from chalicelib.ids import whole
+from chalicelib.paging import MAX_LIMIT
 
 MAX_RECORDS = 1000
 MAX_ATTRIBUTES = 64               # connection event `attributes` (the seed's RADIUS example has 42)
@@ -270,7 +272,7 @@ class HistoryQuery(Window):
     """GET /inventory_device/{id}/connection_history/ query parameters."""
     model_config = ConfigDict(extra="forbid")
 
-    limit: Annotated[int, Field(ge=1)] | None = None
+    limit: whole(1, MAX_LIMIT) | None = None
 
     def page_size(self) -> int:
         return min(self.limit or HISTORY_PAGE, HISTORY_PAGE)  # above the maximum is clamped (API.md §1)

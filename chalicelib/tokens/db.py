@@ -1,15 +1,14 @@
-"""Token items: stored under the SHA-256 of the secret, never the secret itself."""
-import hashlib
-
+"""Token items: stored under a keyed digest of the secret (HMAC-SHA256 with the signing key), never the secret
+itself nor a plain digest of it, which anyone holding a copy of the table could test guesses against."""
 from boto3.dynamodb.conditions import Key
 
-from chalicelib import aws
-from chalicelib.store import dynamo, schema
+from chalicelib import signing
+from chalicelib.store import dynamo, schema, sequences
 from chalicelib.tokens.models import Token
 
 
 def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return signing.digest(signing.TOKEN, secret)
 
 
 def to_item(token: Token, token_hash: str) -> dict:
@@ -22,7 +21,7 @@ def from_item(item: dict) -> Token:
 
 
 def put(token: Token, token_hash: str) -> int:
-    return dynamo.create_with_new_id("TOKEN", lambda new_id: [
+    return sequences.create_with_new_id("TOKEN", lambda new_id: [
         {"Put": {"Item": to_item(token.model_copy(update={"id": new_id}), token_hash),
                  "ConditionExpression": "attribute_not_exists(PK)"}}])
 
@@ -37,7 +36,7 @@ def get_by_hash(token_hash: str) -> dict | None:
 
 def list_tokens(organization_id: int | None) -> list[Token]:
     if organization_id is None:
-        items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("TOKENS"))
+        items = dynamo.query_all(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.TOKENS_PK))
     else:
         items = dynamo.query_all(IndexName="GSI1",
                                  KeyConditionExpression=Key("GSI1PK").eq(schema.org_tokens_pk(organization_id)))
@@ -45,11 +44,11 @@ def list_tokens(organization_id: int | None) -> list[Token]:
 
 
 def find_by_id(token_id: int) -> dict | None:
-    items, _ = dynamo.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq("TOKENS")
+    items, _ = dynamo.query(IndexName="GSI2", KeyConditionExpression=Key("GSI2PK").eq(schema.TOKENS_PK)
                             & Key("GSI2SK").eq(schema.token_sort_value(token_id)))
     return items[0] if items else None
 
 
 def mark_revoked(item: dict, at: str) -> None:
-    aws.dynamodb().update_item(TableName=dynamo.table_name(), Key={"PK": item["PK"], "SK": item["SK"]},
-                               UpdateExpression="SET revoked = :at", ExpressionAttributeValues={":at": at})
+    dynamo.update({"PK": item["PK"], "SK": item["SK"]}, UpdateExpression="SET revoked = :at",
+                  ExpressionAttributeValues={":at": at})

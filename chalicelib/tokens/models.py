@@ -5,12 +5,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.errors import Forbidden
+from chalicelib.ids import Id, whole
 
 Permission = Literal[
     "devices:read", "devices:write", "devices:operate", "diagnostics:read", "diagnostics:write",
     "reports:read", "analytics:overview", "analytics:subscriber", "telemetry:write", "admin",
 ]
 PERMISSIONS: tuple[str, ...] = Permission.__args__
+MAX_RATE_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,10 @@ class Principal:
             raise Forbidden(f"This token lacks the '{permission}' permission.", code="PERMISSION_DENIED")
 
     def require_any(self, permissions: tuple[str, ...]) -> None:
-        """Raises: Forbidden when the token holds none of `permissions` (an empty tuple asks nothing)."""
-        if permissions and not self.permissions.intersection(permissions):
-            raise Forbidden(f"This token lacks the '{permissions[0]}' permission.", code="PERMISSION_DENIED")
+        """Raises: Forbidden when the token holds none of `permissions` (fail closed: none listed, none held)."""
+        if not self.permissions.intersection(permissions):
+            needed = permissions[0] if permissions else "a declared"
+            raise Forbidden(f"This token lacks the '{needed}' permission.", code="PERMISSION_DENIED")
 
     def organization_scope(self, requested: int | None) -> int | None:
         """The organization a query is limited to; None means every organization (platform only).
@@ -58,9 +61,9 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100)
-    organization_id: int | None = Field(default=None, ge=1)
+    organization_id: Id | None = None
     permissions: list[Permission] = Field(min_length=1, max_length=len(PERMISSIONS))
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    rate_limit_per_minute: whole(1, MAX_RATE_LIMIT) | None = None
 
     @field_validator("permissions")
     @classmethod

@@ -9,7 +9,11 @@ from chalicelib.organizations import db as organizations_db
 from chalicelib.tokens import db
 from chalicelib.tokens.models import PERMISSIONS, Principal, Token, TokenCreate
 
-SECRET_PREFIX = "flt_"
+# What every token's secret starts with, so that scanners can spot a leaked one (bandit B105: not a secret).
+SECRET_PREFIX = "flt_"  # nosec B105
+REPLAY_NOTE = ("A repeat of an earlier create (same Idempotency-Key and body): the token exists, but its secret was "
+               "shown only in the first answer and is stored nowhere. If it was lost, revoke this token and create "
+               "another.")
 
 # token PK -> (Principal or None when refused, when looked up): saves a read per request.
 _cache: dict[str, tuple[Principal | None, float]] = {}
@@ -49,8 +53,8 @@ def create_token(principal: Principal | None, request: TokenCreate) -> dict:
     principal None is the bootstrap CLI, which runs with AWS credentials instead of a token.
 
     Raises:
-        Forbidden: an organization token asking for a platform token or another organization's, or a
-            token granting a permission it does not hold itself.
+        Forbidden: an organization token asking for a platform token or another organization's, a token
+            granting a permission it does not hold itself, or a rate limit above its own.
         ValidationFailed: unknown organization.
     """
     if principal is not None:
@@ -61,16 +65,32 @@ def create_token(principal: Principal | None, request: TokenCreate) -> dict:
         # `admin` alone must not mint, say, devices:write: a token grants at most what it holds.
         for permission in request.permissions:
             principal.require(permission)
+        if (request.rate_limit_per_minute or 0) > principal.rate_limit_per_minute:
+            raise Forbidden(f"A token cannot allow more requests per minute ({request.rate_limit_per_minute}) than "
+                            f"the token creating it ({principal.rate_limit_per_minute}).",
+                            code="RATE_LIMIT_FORBIDDEN",
+                            details=[field_problem("rate_limit_per_minute",
+                                                   f"at most {principal.rate_limit_per_minute}")])
     if request.organization_id is not None and organizations_db.get(request.organization_id) is None:
         raise ValidationFailed("Unknown organization.",
                                details=[field_problem("organization_id", "no such organization")])
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    rate_limit = request.rate_limit_per_minute or get_settings().default_rate_limit_per_minute
+    if principal is not None:   # the default, too, is capped by the creator's own limit
+        rate_limit = min(rate_limit, principal.rate_limit_per_minute)
     token = Token(id=0, name=request.name, organization_id=request.organization_id,
-                  permissions=request.permissions,
-                  rate_limit_per_minute=request.rate_limit_per_minute or get_settings().default_rate_limit_per_minute,
+                  permissions=request.permissions, rate_limit_per_minute=rate_limit,
                   created=clock.iso(clock.now()), created_by=principal.actor() if principal else None)
     token.id = db.put(token, db.hash_secret(secret))
     return {**token.model_dump(), "token": secret}
+
+
+def replayed_answer(created: dict) -> dict:
+    """What a retry of a create answers (and all that is stored of the first answer): the token without its
+    secret, saying so."""
+    answer = {name: value for name, value in created.items() if name != "token"}
+    # bandit B105 reads "token": None as a password; it is the withheld secret's empty place.
+    return answer | {"token": None, "secret_withheld": REPLAY_NOTE}  # nosec B105
 
 
 def list_tokens(principal: Principal) -> list[dict]:

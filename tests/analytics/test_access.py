@@ -1,20 +1,41 @@
 """Who may read analytics (API.md §1, §8): analytics:overview for every path, analytics:subscriber too for the
 subscriber paths; a physicalId names a device the caller may see, or it is 404."""
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 
-from tests.analytics.support import BY_IP, COMPANY_PATHS, DATA_USAGE, SESSIONS, SUBSCRIBER_PATHS, window
+from tests.analytics.support import (
+    BY_IP,
+    COMPANY_PATHS,
+    DATA_USAGE,
+    SESSIONS,
+    SUBSCRIBER_PATHS,
+    Connection,
+    Usage,
+    base_hour,
+    expected_data_usage,
+    feed,
+    window,
+)
 from tests.factories import imei
 
 WINDOW = window("2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00")
 
 
 @pytest.fixture(scope="module")
-def world(fleet):
+def world(api, fleet):
     mine, theirs = fleet.organization(), fleet.organization()
-    return {"mine": mine, "card": fleet.subscriber(mine, "iccid"), "sensor": fleet.subscriber(mine, "eui"),
-            "foreign": fleet.subscriber(theirs, "imei"), "token": fleet.token(mine)}
+    card, sensor = fleet.subscriber(mine, "iccid"), fleet.subscriber(mine, "eui")
+    # Some traffic of the card and of the sensor, so that an answer shows whose figures it holds.
+    hour = base_hour()
+    usage = [Usage(card, hour + timedelta(minutes=5), 10, 20, "TCP", "10.1.1.1"),
+             Usage(sensor, hour + timedelta(minutes=7), 300, 400, "UDP", "192.0.2.7")]
+    feed(api, usage, [Connection(card, hour + timedelta(minutes=4), "Start"),
+                      Connection(sensor, hour + timedelta(minutes=6), "Start")])
+    return {"mine": mine, "card": card, "sensor": sensor, "foreign": fleet.subscriber(theirs, "imei"),
+            "token": fleet.token(mine), "usage": usage, "traffic": window(hour - timedelta(hours=1),
+                                                                          hour + timedelta(hours=2))}
 
 
 def _subscriber_paths(device) -> list[str]:
@@ -70,9 +91,12 @@ def test_a_physical_id_is_matched_as_its_kind_writes_it(api, world):
     value = world["sensor"].physical_id
     spellings = [value.lower(), ":".join(value[i:i + 2] for i in range(0, 16, 2)), quote("-".join(
         value[i:i + 2] for i in range(0, 16, 2)))]
+    expected = expected_data_usage([u for u in world["usage"] if u.device == world["sensor"]])
+    assert expected["content"][0]["mobileOriginated"]   # not empty: an answer holding no figures would fail
     for spelling in spellings:
-        response = api.get(f"{DATA_USAGE}/{spelling}" + WINDOW, token=world["token"])
+        response = api.get(f"{DATA_USAGE}/{spelling}" + world["traffic"], token=world["token"])
         assert response.status_code == 200, (spelling, response.body)
+        assert response.json_body == expected, spelling
 
 
 def test_dates_are_checked_before_the_subscriber_is_looked_up(api, refused, world):
@@ -82,5 +106,7 @@ def test_dates_are_checked_before_the_subscriber_is_looked_up(api, refused, worl
 
 def test_trailing_slash_is_the_same_resource(api, world):
     for path in [*COMPANY_PATHS, *_subscriber_paths(world["card"])]:
-        response = api.get(path + "/" + WINDOW, token=world["token"])
+        without = api.get(path + world["traffic"], token=world["token"])
+        response = api.get(path + "/" + world["traffic"], token=world["token"])
         assert response.status_code == 200, (path, response.body)
+        assert response.json_body == without.json_body and response.json_body["content"], path

@@ -127,6 +127,29 @@ def test_an_organization_token_sees_only_its_organizations_entries(api, org, dty
     assert {e["device_id"] for e in _everything(api)} == {mine["id"], theirs["id"]}
 
 
+def test_a_move_between_organizations_is_in_both_organizations_trails_and_once_in_the_devices(api, org, dtype):
+    # GIVEN a device of one organization, and a reader in each organization
+    other = api.organization()
+    device = api.device(org, dtype)
+    readers = {org: api.token(org, ("devices:read",)), other: api.token(other, ("devices:read",))}
+    # WHEN it is moved to the other
+    moved = api.patch(device_path(device), {"organization_id": other})
+    assert moved.status_code == 200, moved.body
+    # THEN each organization's trail holds the move (the old one: its own history of the device too)
+    move = {"organization_id": {"old": org, "new": other}}
+    for organization, token in readers.items():
+        entries = _everything(api, token=token)
+        assert [e["changes"] for e in entries if e["action"] == "update"] == [move], organization
+        by_device = _log(api, f"device_id={device['id']}", token=token)["results"]
+        assert [e["action"] for e in by_device] == (["update"] if organization == other else ["update", "create"])
+    # AND the device's and the fleet's trails hold it once, as the same entry the organizations see
+    updates = [e for e in audit_of(api, device["id"]) if e["action"] == "update"]
+    fleet = [e for e in _everything(api) if e["action"] == "update"]
+    assert len(updates) == len(fleet) == 1 and updates[0]["id"] == fleet[0]["id"]
+    assert {e["id"] for e in _everything(api, token=readers[org]) if e["action"] == "update"} == {updates[0]["id"]}
+    assert _log(api, "action=update", token=readers[org])["count"] == 1
+
+
 def test_the_audit_log_needs_devices_read(api, refused, org):
     refused(api.get(AUDIT, token=api.token(org, ("diagnostics:read",))), 403, "PERMISSION_DENIED")
     refused(api.get(AUDIT, token=None), 401, "MISSING_TOKEN")

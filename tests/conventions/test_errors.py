@@ -101,6 +101,12 @@ def test_unknown_query_parameter_is_400_invalid_query_naming_it(api, refused):
     assert error["details"] == [{"field": "colour", "problem": "unknown query parameter"}]
 
 
-def test_id_that_names_no_resource_is_404(api, refused):
-    for token_id in ("abc", "0", "-1", "1.5", "99999999999"):
-        refused(api.delete(f"/admin/tokens/{token_id}/"), 404, "TOKEN_NOT_FOUND")
+def test_path_id_that_is_not_ascii_digits_within_the_stores_range_is_400_invalid_path(api, refused):
+    for token_id in ("abc", "0", "-1", "1.5", "99999999999", "%C2%B2", "%D9%A1%D9%A2", "%EF%BC%91%EF%BC%92", "1%00",
+                     "9" * 40):
+        error = refused(api.delete(f"/admin/tokens/{token_id}/"), 400, "INVALID_PATH")
+        assert error["details"][0]["field"] == "token_id"
+
+
+def test_path_id_that_names_no_resource_is_404(api, refused):
+    refused(api.delete("/admin/tokens/9999999999/"), 404, "TOKEN_NOT_FOUND")

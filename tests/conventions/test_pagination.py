@@ -20,11 +20,15 @@ def _query(url: str) -> dict:
 
 
 def _decode(cursor: str) -> dict:
-    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    """The payload of a cursor (`<payload>.<signature>`)."""
+    payload = cursor.partition(".")[0]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def _encode(data) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+def _encode(data, like: str) -> str:
+    """A payload of our own under the signature of the cursor `like`: what an edited cursor looks like."""
+    payload = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return f"{payload}.{like.partition('.')[2]}"
 
 
 @pytest.fixture
@@ -89,12 +93,32 @@ def test_next_url_carries_a_cursor_and_walks_every_item_once(api, five_orgs):
 def test_tampered_cursor_is_400_invalid_cursor(api, refused, five_orgs):
     cursor = _query(api.get(f"{ORGS}?limit=2").json_body["next"])["cursor"]
     data = _decode(cursor)
-    tampered = ["not-a-cursor!", cursor[:-3], _encode(["a", "list"]), _encode({"o": 2, "f": data["f"]}),
-                _encode(data | {"a": ""}), _encode(data | {"a": "x" * 300}), _encode(data | {"a": "two"}),
-                _encode(data | {"a": 2}), _encode(data | {"o": -5}), _encode(data | {"o": "two"}),
-                _encode(data | {"f": "0" * 16})]
+    assert api.get(f"{ORGS}?cursor={cursor}").status_code == 200
+    tampered = ["not-a-cursor!", cursor[:-3], cursor.partition(".")[0], _encode(["a", "list"], cursor),
+                _encode({"o": 2}, cursor), _encode(data | {"a": ""}, cursor), _encode(data | {"a": "x" * 300}, cursor),
+                _encode(data | {"a": "1"}, cursor), _encode(data | {"a": 2}, cursor), _encode(data | {"o": -5}, cursor),
+                _encode(data | {"o": 0}, cursor), cursor + "A", "%C2%B2." + cursor.partition(".")[2], "\u0000"]
     for bad in tampered:
         refused(api.get(f"{ORGS}?cursor={bad}"), 400, "INVALID_CURSOR")
+
+
+def test_a_cursor_is_tied_to_the_list_it_was_issued_for(api, refused, five_orgs):
+    # GIVEN a cursor of the organizations list, and two lists of the same shape
+    cursor = _query(api.get(f"{ORGS}?limit=2").json_body["next"])["cursor"]
+    for _ in range(3):
+        api.device_type()
+    # THEN another list refuses it, though its position would make sense there
+    refused(api.get(f"/admin/device_types/?cursor={cursor}"), 400, "INVALID_CURSOR")
+    refused(api.get(f"/admin/tokens/?cursor={cursor}"), 400, "INVALID_CURSOR")
+    # AND one list's cursor is not another device's: the path's ids are part of the list
+    org, dtype = five_orgs[0], api.device_type()
+    first, second = api.device(org, dtype)["id"], api.device(org, dtype)["id"]
+    assert api.patch(f"/inventory_device/{first}/", {"reboot": True, "sync": True}).status_code == 200
+    page = api.get(f"/inventory_device/{first}/operations/?limit=1").json_body
+    assert page["next"] is not None
+    other = _query(page["next"])["cursor"]
+    assert _follow(api, page["next"]).status_code == 200
+    refused(api.get(f"/inventory_device/{second}/operations/?cursor={other}"), 400, "INVALID_CURSOR")
 
 
 def test_device_cursor_is_bound_to_its_filters_and_checked_before_it_reaches_dynamodb(api, refused):
@@ -107,5 +131,5 @@ def test_device_cursor_is_bound_to_its_filters_and_checked_before_it_reaches_dyn
     assert len(_follow(api, body["next"]).json_body["results"]) == 1
     refused(api.get(f"/inventory_device/?type={other_type}&cursor={cursor}"), 400, "INVALID_CURSOR")
     # An empty position would be an empty key condition: a DynamoDB ValidationException, not a 400.
-    empty = _encode(_decode(cursor) | {"a": ""})
+    empty = _encode(_decode(cursor) | {"a": ""}, cursor)
     refused(api.get(f"/inventory_device/?type={dtype}&cursor={empty}"), 400, "INVALID_CURSOR")

@@ -12,7 +12,7 @@ from app import app
 from chalicelib import aws
 from chalicelib.config import get_settings
 from local.provision import provision
-from tests.conftest import forget_process_state
+from tests.conftest import forget_process_state, kept_by_a_refused_request
 from tests.factories import Api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +37,9 @@ def fields_named(error: dict) -> set[str]:
 
 
 def stored_items() -> list[dict]:
-    """Every item of the table but the per-minute rate counters each request bumps."""
+    """Every item of the table but what a refused request may still write (kept_by_a_refused_request)."""
     pages = aws.dynamodb().get_paginator("scan").paginate(TableName=get_settings().table_name)
-    return sorted((item for page in pages for item in page["Items"] if not item["PK"].startswith("RATE#")),
+    return sorted((item for page in pages for item in page["Items"] if not kept_by_a_refused_request(item["PK"])),
                   key=lambda item: (item["PK"], item["SK"]))
 
 
@@ -64,14 +64,14 @@ def world(api) -> dict:
 
 
 def stored_count() -> int:
-    """Items in the table but the per-minute rate counters each request bumps.
+    """Items in the table but what a refused request may still write (kept_by_a_refused_request).
 
     Counted in moto's own store: a Scan, even with Select=COUNT, deep-copies every item in moto, and a
     failed-write check runs twice per test.
     """
     backend = moto_dynamodb.dynamodb_backends[DEFAULT_ACCOUNT_ID][aws.session().region_name]
     partitions = backend.get_table(get_settings().table_name).items
-    return sum(len(items) for key, items in partitions.items() if not key.value.startswith("RATE#"))
+    return sum(len(items) for key, items in partitions.items() if not kept_by_a_refused_request(key.value))
 
 
 def device_path(device: dict | int) -> str:

@@ -90,7 +90,7 @@ def test_create_answers_the_etag_and_body_a_get_answers(api, org, dtype):
 
 
 def test_the_seeds_example_post_body_is_accepted_as_is(api, org):
-    # GIVEN the example request body of seeds/004 (POST /inventory_device/), with our type and organization ids
+    # GIVEN the example request body of the original inventory API (POST /inventory_device/), with our own ids
     dtype = api.device_type(short_name="enterprise_router")
     body = {"name": "Router-Branch-Office-002", "customer_id": "CUST-2024-002", "serial_number": "ZEQ240100002",
             "serial_number_alt": "ALT-ZEQ240100002", "type": dtype, "organization_id": org,

@@ -52,8 +52,14 @@ def test_organization_token_cannot_delete_another_organizations_device(api, refu
     assert api.get(device_path(device)).json_body == device
 
 
-def test_organization_token_deletes_its_own_device(api, org, device):
-    assert api.delete(device_path(device), token=api.token(org)).status_code == 204
+def test_organization_token_deletes_its_own_device(api, refused, org, device):
+    token = api.token(org, name="org-deleter")
+    assert api.delete(device_path(device), token=token).status_code == 204
+    refused(api.get(device_path(device), token=token), 404, "DEVICE_NOT_FOUND")
+    listed = api.get(f"{DEVICES}?organization={org}", token=token).json_body
+    assert (listed["count"], listed["results"]) == (0, [])
+    [entry] = api.get(f"/audit_log/?device_id={device['id']}&action=delete", token=token).json_body["results"]
+    assert entry["actor"]["name"] == "org-deleter"
 
 
 @pytest.mark.parametrize("permissions", [("devices:read",), ("devices:read", "devices:operate", "admin")])

@@ -31,19 +31,12 @@ def test_get_of_an_unknown_id_is_404_device_not_found(api, refused, device):
     refused(api.get(device_path(device["id"] + 1000)), 404, "DEVICE_NOT_FOUND")
 
 
-NOT_DEVICE_IDS = ["abc", "0", "-1", "1.5", "1e3", "99999999999", "%20"]
+NOT_DEVICE_IDS = ["abc", "0", "-1", "1.5", "1e3", "99999999999", "%20", "%C2%B2", "%EF%BC%91"]
 
 
-def test_get_of_an_id_that_is_not_a_device_id_is_404_not_a_fault(api, device):
+def test_get_of_an_id_that_is_not_a_device_id_is_400_invalid_path_not_a_fault(api, refused, device):
     for path_id in NOT_DEVICE_IDS:
-        response = api.get(f"{DEVICES}{path_id}/")
-        assert response.status_code == 404, path_id
-        assert response.json_body["error"]["code"].endswith("NOT_FOUND"), path_id
-
-
-def test_get_of_an_id_that_is_not_a_device_id_is_404_device_not_found(api, refused, device):
-    for path_id in NOT_DEVICE_IDS:
-        refused(api.get(f"{DEVICES}{path_id}/"), 404, "DEVICE_NOT_FOUND")
+        refused(api.get(f"{DEVICES}{path_id}/"), 400, "INVALID_PATH")
 
 
 def test_another_organizations_device_is_404_like_an_unknown_one(api, refused, device):

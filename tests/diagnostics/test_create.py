@@ -184,8 +184,10 @@ def test_unknown_device_is_404_and_writes_nothing(api, diags, refused, stored):
     theirs = api.device(api.organization(), diags.type)
     token = api.token(diags.organization, permissions=("diagnostics:read", "diagnostics:write"))
     before = stored()
-    for device_id in (999_999, "999999", "device-12345", 0, -4, 10 ** 12):
+    for device_id in (999_999, "999999", "device-12345"):
         refused(diags.post({"device_id": device_id, "diagnostic_type": "maintenance"}), 404, "DEVICE_NOT_FOUND")
+    for device_id in (0, -4, 10 ** 12, "0", "²", "１２"):    # not an id at all (API.md §1): bad input
+        refused(diags.post({"device_id": device_id, "diagnostic_type": "maintenance"}), 422, "VALIDATION_FAILED")
     refused(diags.post({"device_id": theirs["id"], "diagnostic_type": "maintenance"}, token=token), 404,
             "DEVICE_NOT_FOUND")
     assert stored() == before

@@ -6,9 +6,9 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.diagnostics import health
+from chalicelib.drivers.protocol import DeviceRef
+from chalicelib.drivers.simulator import measured
 from chalicelib.operations import live_status
-from chalicelib.operations.drivers import DeviceRef
-from chalicelib.operations.simulator import measured
 from tests.factories import BUDGET_SLACK_SECONDS
 
 FIGURES = {"cpu_usage", "memory_usage", "disk_usage", "network_status", "last_ping", "helper"}

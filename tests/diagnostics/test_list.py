@@ -102,9 +102,11 @@ def test_a_cursor_made_for_other_filters_is_400(diags, history, refused):
 
 
 def test_unknown_device_is_404(diags, refused):
-    for device_id in ("999999", "device-12345", "0", "abc"):
+    for device_id in ("999999", "device-12345", "abc"):
         refused(diags.get(f"?id={device_id}"), 404, "DEVICE_NOT_FOUND")
         refused(diags.get(f"?id={device_id}&update_status=true"), 404, "DEVICE_NOT_FOUND")
+    for device_id in ("0", "%C2%B2", "9" * 40):   # a number that is no id: bad input (API.md §1)
+        refused(diags.get(f"?id={device_id}"), 400, "INVALID_QUERY")
 
 
 def test_an_organization_never_sees_another_organizations_entries(api, diags, refused):

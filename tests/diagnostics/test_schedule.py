@@ -50,7 +50,7 @@ def test_a_new_device_is_due_one_interval_after_its_creation(diags):
     stored = state(device["id"])
     due = clock.parse_iso(device["created"]) + timedelta(hours=2)
     assert stored["next_check_due"] == clock.iso(due)
-    assert (stored["GSI3PK"], stored["GSI3SK"]) == ("DUE", f"{clock.iso(due)}#{device['id']:010d}")
+    assert {k: stored[k] for k in ("GSI3PK", "GSI3SK")} == schema.health_due_keys(clock.iso(due), device["id"])
     assert db.due_states(clock.iso(due - timedelta(seconds=1)), 10)[0] == []
     assert [int(s["device_id"]) for s in db.due_states(clock.iso(due), 10)[0]] == [device["id"]]
 

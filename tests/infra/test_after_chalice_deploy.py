@@ -12,35 +12,37 @@ from infra.build_template import beside_chalice_deploy
 from infra.functions import lambda_functions
 
 AGENT = "fleetline-prod-operations_agent_handler"
-CONSUMERS = {AGENT: ("operations_agent_handler", "fleetline-prod-operations.fifo"),
-             "fleetline-prod-aggregate_telemetry": ("aggregate_telemetry", "fleetline-prod-rollups.fifo")}
+QUEUES = {"operations_agent_handler": "fleetline-prod-operations.fifo",
+          "bulk_operations_worker": "fleetline-prod-bulk.fifo", "aggregate_telemetry": "fleetline-prod-rollups.fifo"}
 
 
-def _deployed_consumers() -> dict[str, str]:
-    """The queue consumers as `chalice deploy` leaves them: functions and mappings without FunctionResponseTypes;
-    {function name: mapping UUID}."""
-    role = aws.client("iam").create_role(RoleName="consumer", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+def _deployed_consumers() -> list[str]:
+    """The queue handlers as `chalice deploy` leaves them: functions and mappings without FunctionResponseTypes."""
+    role = aws.client("iam").create_role(RoleName="agent", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "")
-    sqs, mappings = aws.client("sqs"), {}
-    for function_name, (handler, queue_name) in CONSUMERS.items():
-        aws.client("lambda").create_function(FunctionName=function_name, Runtime="python3.11", Role=role,
-                                             Handler=f"app.{handler}", Code={"ZipFile": code.getvalue()})
-        url = sqs.create_queue(QueueName=queue_name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    mappings = []
+    for function in (f for f in lambda_functions(app) if f.kind == "queue"):
+        name = function.deployed_name("prod")
+        aws.client("lambda").create_function(FunctionName=name, Runtime="python3.11", Role=role,
+                                             Handler=f"app.{function.name}", Code={"ZipFile": code.getvalue()})
+        sqs = aws.client("sqs")
+        url = sqs.create_queue(QueueName=QUEUES[function.name], Attributes={"FifoQueue": "true"})["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        mappings[function_name] = aws.client("lambda").create_event_source_mapping(
-            EventSourceArn=arn, FunctionName=function_name, BatchSize=10)["UUID"]
+        mappings.append(aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=name,
+                                                                         BatchSize=1)["UUID"])
     return mappings
 
 
 def test_the_agent_mapping_reports_partial_batch_failures_after_the_step_and_a_rerun_changes_nothing(moto):
     mappings = _deployed_consumers()
 
-    assert sorted(enable_partial_batch_responses("prod", app)) == sorted(mappings.values())
+    assert sorted(enable_partial_batch_responses("prod", app)) == sorted(mappings)
 
-    for function_name in CONSUMERS:
-        [stored] = aws.client("lambda").list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+    for function in (f for f in lambda_functions(app) if f.kind == "queue"):
+        [stored] = aws.client("lambda").list_event_source_mappings(
+            FunctionName=function.deployed_name("prod"))["EventSourceMappings"]
         assert stored["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert enable_partial_batch_responses("prod", app) == []
 

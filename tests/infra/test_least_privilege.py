@@ -12,9 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from chalice.local import LambdaContext
 
 from app import app
-from chalicelib import aws, clock
+from chalicelib import aws, clock, signing
+from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
 from chalicelib.rollups import lanes
@@ -37,7 +39,8 @@ class Recorder:
 
     def attach(self) -> None:
         # The cached clients are the ones the handlers use (chalicelib/aws.py); made now if not yet.
-        for made in (aws.dynamodb(), aws.client("dynamodb"), aws.client("sqs"), aws.client("kms")):
+        for made in (aws.dynamodb(), aws.client("dynamodb"), aws.client("sqs"), aws.client("kms"),
+                     aws.client("secretsmanager")):
             made.meta.events.register("provide-client-params", self._record)
 
     def _record(self, params, model, **_):
@@ -74,6 +77,10 @@ def authorizations(service: str, operation: str, params: dict) -> list[tuple[str
         name = params.get("QueueName") or params["QueueUrl"].rstrip("/").rsplit("/", 1)[-1]
         # A batch call is authorized as its single-message action.
         return [(f"sqs:{operation.removesuffix('Batch')}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", {})]
+    if service == "secretsmanager":
+        # A secret's ARN ends with six characters Secrets Manager chooses.
+        return [(f"secretsmanager:{operation}", f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{params['SecretId']}"
+                 "-Ab12Cd", {})]
     if service == "kms":
         context = {f"kms:EncryptionContext:{k}": v for k, v in params.get("EncryptionContext", {}).items()}
         return [(f"kms:{operation}", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/the-device-secrets-key", context)]
@@ -115,6 +122,7 @@ def recorder(client) -> Recorder:
 def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeypatch):
     functions = {f.name: f for f in lambda_functions(app)}
     with recorder.running("api_handler"):
+        signing.forget_key()      # a cold Lambda's first request reads the signing key
         organization = api.organization()
         device_type = api.device_type()
         token = api.token(organization)
@@ -128,6 +136,13 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
             assert api.patch(f"/inventory_device/{target['id']}/", {"reboot": True, "sync": True},
                              headers={"Idempotency-Key": f"ops-{target['id']}"}).status_code == 200
         assert api.get(f"/inventory_device/{device['id']}/operations/").status_code == 200
+        # A bulk operation: created (its first round asked for), read, paused and resumed.
+        started = api.post("/bulk_operations/", {"operation": "sync", "target": {"organization_id": organization}})
+        assert started.status_code == 202, started.body
+        rollout = started.json_body["id"]
+        for action in ("pause", "resume"):
+            assert api.post(f"/bulk_operations/{rollout}/{action}/").status_code == 200
+        assert api.get(f"/bulk_operations/{rollout}/devices/").status_code == 200
         assert api.get(f"/audit_log/?device_id={device['id']}").status_code == 200
         # Telemetry in, history and aggregates out: batch reads and writes, the 60 s answer record.
         at = clock.iso(clock.now())
@@ -161,8 +176,24 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
     # The event source mapping's receive is not the handler's: recorded apart, checked below all the same.
     mapping_requests = recorder.requests.pop("operations_agent_handler")
     with recorder.running("operations_agent_handler"):
-        answer = client.lambda_.invoke("operations_agent_handler", sqs_event(received, arn)).payload
+        # With the deployed timeout (the test client's 3 s would have the agent hand every message back).
+        answer = app.handler_map["operations_agent_handler"](sqs_event(received, arn), LambdaContext(
+            "operations_agent_handler", 256, queue.AGENT_TIMEOUT_SECONDS * 1000))
     assert answer["batchItemFailures"], "the offline device's messages should have failed"
+
+    with recorder.running("bulk_operations_worker"):
+        bulk_url = bulk_queue.queue_url()
+        bulk_arn = aws.client("sqs").get_queue_attributes(QueueUrl=bulk_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        rounds = aws.client("sqs").receive_message(QueueUrl=bulk_url, MaxNumberOfMessages=1,
+                                                   AttributeNames=["All"])["Messages"]
+    bulk_mapping_requests = recorder.requests.pop("bulk_operations_worker")
+    with recorder.running("bulk_operations_worker"):
+        # One round, cut short after its first slice: expansion, a slice's turns and sends, the next round asked for.
+        monkeypatch.setattr(clock, "sleep", lambda seconds: None)
+        answer = app.handler_map["bulk_operations_worker"](sqs_event(rounds, bulk_arn), LambdaContext(
+            "bulk_operations_worker", 256, 21_500))
+    assert answer["batchItemFailures"] == []
 
     later = clock.now() + timedelta(days=2)
     monkeypatch.setattr(clock, "now", lambda: later)
@@ -187,7 +218,8 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
         answer = client.lambda_.invoke("aggregate_telemetry", sqs_event(received, arn)).payload
     assert answer == {"batchItemFailures": []}
 
-    mappings = {"operations_agent_handler": mapping_requests, "aggregate_telemetry": rollups_mapping_requests}
+    mappings = {"operations_agent_handler": mapping_requests, "bulk_operations_worker": bulk_mapping_requests,
+                "aggregate_telemetry": rollups_mapping_requests}
     for name, function in functions.items():
         requests = recorder.requests.get(name, [])
         assert requests or function.kind == "schedule", f"{name} was not exercised"
@@ -202,25 +234,40 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
 
 def test_the_api_encrypts_device_passwords_and_no_function_can_decrypt_them():
     for function in lambda_functions(app):
-        actions = {a for s in policy("dev", function)["Statement"] for a in s["Action"]}
-        assert "kms:Decrypt" not in actions
-        assert ("kms:Encrypt" in actions) == (function.name == "api_handler")
+        statements = policy("dev", function)["Statement"]
+        passwords = [s for s in statements if s["Sid"] == "DeviceSecrets"]
+        assert [s["Action"] for s in passwords] == ([["kms:Encrypt"]] if function.name == "api_handler" else [])
+        # The only Decrypt is the data key's, and only through the services that hold the data.
+        for statement in statements:
+            if "kms:Decrypt" in statement["Action"]:
+                assert statement["Sid"] == "DataKeyThroughItsServices"
+                assert statement["Condition"]["ForAnyValue:StringEquals"] == {
+                    "kms:ResourceAliases": "alias/fleetline-dev-data"}
+                assert set(statement["Condition"]["StringLike"]["kms:ViaService"]) <= {
+                    "dynamodb.*.amazonaws.com", "secretsmanager.*.amazonaws.com"}
 
 
-def _queue_actions(function, sid: str) -> set[str]:
-    return {a for s in policy("dev", function)["Statement"] if s["Sid"] == sid for a in s["Action"]}
-
-
-def test_only_the_api_sends_to_the_queue_and_only_the_agent_consumes_it():
+def test_only_the_api_reads_the_signing_key():
     for function in lambda_functions(app):
-        actions = _queue_actions(function, "OperationsQueue")
-        assert ("sqs:SendMessage" in actions) == (function.name == "api_handler")
+        actions = {a for s in policy("dev", function)["Statement"] for a in s["Action"]}
+        assert ("secretsmanager:GetSecretValue" in actions) == (function.name == "api_handler")
+
+
+def test_only_the_api_the_sweep_and_bulk_rounds_send_to_the_queue_and_only_queue_handlers_consume():
+    for function in lambda_functions(app):
+        statements = policy("dev", function)["Statement"]
+        actions = {a for s in statements if s["Sid"] == "OperationsQueue" for a in s["Action"]}
+        bulk_actions = {a for s in statements if s["Sid"] == "BulkQueue" for a in s["Action"]}
+        # The sweep sends again what no agent picked up (a send lost after its commit); bulk rounds send their turns.
+        assert ("sqs:SendMessage" in actions) == (function.name in ("api_handler", "sweep_overdue_operations",
+                                                                    "bulk_operations_worker"))
         assert ("sqs:DeleteMessage" in actions) == (function.name == "operations_agent_handler")
+        assert ("sqs:DeleteMessage" in bulk_actions) == (function.name == "bulk_operations_worker")
 
 
 def test_the_rollups_queue_is_fed_by_the_api_and_the_schedule_and_consumed_by_its_worker_and_the_api():
     for function in lambda_functions(app):
-        actions = _queue_actions(function, "RollupsQueue")
+        actions = {a for s in policy("dev", function)["Statement"] if s["Sid"] == "RollupsQueue" for a in s["Action"]}
         assert ("sqs:SendMessage" in actions) == (function.name in ("api_handler", "roll_up_telemetry",
                                                                      "aggregate_telemetry"))
         assert ("sqs:DeleteMessage" in actions) == (function.name in ("api_handler", "aggregate_telemetry"))

@@ -8,7 +8,7 @@ from app import app
 from chalicelib.operations import queue
 from chalicelib.rollups import lanes
 from chalicelib.store import schema
-from infra.build_template import AGENT, ROLLUPS_WORKER, merge_template
+from infra.build_template import AGENT, CONSUMERS, merge_template
 from infra.functions import Function, lambda_functions
 from infra.policy import DEFAULT_SCHEDULE, DOCS_PATH, documented, expected_files, grants_for, stage_variables
 
@@ -34,16 +34,16 @@ def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
     assert resources["OperationsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
-@pytest.mark.parametrize(("handler", "logical_id", "queue_resource"), [
-    ("operations_agent_handler", AGENT, "OperationsQueue"), ("aggregate_telemetry", ROLLUPS_WORKER, "RollupsQueue")])
-def test_each_queue_consumer_reports_partial_batch_failures(handler, logical_id, queue_resource):
+def test_each_queue_consumer_reports_partial_batch_failures():
     # Chalice names the function's logical id after the handler, in CamelCase.
-    [function] = [f for f in lambda_functions(app) if f.name == handler]
-    assert function.kind == "queue" and function.logical_id == logical_id
-    consumer = merge_template("dev", app)["Resources"][logical_id]
-    source = consumer["Properties"]["Events"][f"{logical_id}SqsEventSource"]["Properties"]
-    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert queue_resource in consumer["DependsOn"]
+    consumers = {f.logical_id for f in lambda_functions(app) if f.kind == "queue"}
+    assert consumers == set(CONSUMERS) and AGENT in consumers
+    for consumer, queue_resource in CONSUMERS.items():
+        function = merge_template("dev", app)["Resources"][consumer]
+        source = function["Properties"]["Events"][f"{consumer}SqsEventSource"]["Properties"]
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert queue_resource in function["DependsOn"]
+
 
 
 def test_merge_template_declares_the_rollups_fifo_queue_with_its_dead_letter_redrive():
@@ -58,10 +58,21 @@ def test_merge_template_declares_the_rollups_fifo_queue_with_its_dead_letter_red
     assert resources["RollupsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
+def test_merge_template_declares_the_bulk_queue_and_the_operations_queue_in_high_throughput_mode():
+    resources = merge_template("prod", app)["Resources"]
+    bulk = resources["BulkQueue"]["Properties"]
+    assert bulk["QueueName"] == stage_variables("prod")["BULK_QUEUE_NAME"] and bulk["FifoQueue"] is True
+    assert bulk["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]}
+    operations = resources["OperationsQueue"]["Properties"]
+    assert (operations["DeduplicationScope"], operations["FifoThroughputLimit"]) == ("messageGroup",
+                                                                                     "perMessageGroupId")
+
+
 def test_the_function_list_follows_app_py():
     functions = lambda_functions(app)
     assert functions[0] == Function("api_handler", "api")
-    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "aggregate_telemetry"}
+    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "bulk_operations_worker",
+                                                                "aggregate_telemetry"}
     schedules = {source.name for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
     assert {f.name for f in functions if f.kind == "schedule"} == schedules
     assert "sweep_overdue_operations" in schedules
@@ -101,7 +112,7 @@ def test_every_function_is_wired_to_its_own_policy_file_with_no_wildcard_resourc
                 # stack pins them); the resource's own name never is, but for a KMS key's generated id.
                 service_resource = resource.split(":", 5)[5]
                 assert service_resource.split("/")[0] != "*"
-                if statement["Sid"] == "DeviceSecrets":
+                if statement["Sid"] in ("DeviceSecrets", "DataKeyThroughItsServices"):
                     assert service_resource == "key/*" and statement["Condition"]["ForAnyValue:StringEquals"]
         logs = next(s for s in document["Statement"] if s["Sid"] == "OwnLogs")
         assert all(function.log_group(stage) in arn for arn in logs["Resource"])

@@ -185,17 +185,23 @@ class Delivery:
         return [json.loads(m["Body"]) for m in self.messages if m["MessageId"] in self.failed]
 
 
+def agent_context() -> LambdaContext:
+    """A Lambda context with the agent's deployed timeout."""
+    return LambdaContext("operations_agent_handler", 256, queue.AGENT_TIMEOUT_SECONDS * 1000)
+
+
 class Agent:
     """The operations agent fed from the real queue, as the event source mapping feeds it."""
 
     def __init__(self, client):
         self.client = client
 
-    def deliver(self, in_thread: bool = False) -> Delivery:
+    def deliver(self) -> Delivery:
         """Receive one batch, invoke the agent, delete what it did not report failed.
 
-        `in_thread`: call the handler as local.workers.QueueWorker does, since the test client's invoke swaps
-        os.environ for its call, which two threads at once would leave swapped.
+        The handler is called as local.workers.QueueWorker calls it, with the deployed timeout: the test client's
+        invoke gives every function 3 s (the agent would hand every message back) and swaps os.environ for its
+        call, which two threads at once would leave swapped.
         """
         url = queue.queue_url()
         received = sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
@@ -203,10 +209,7 @@ class Agent:
         if not received:
             return Delivery()
         event = received_event(received, queue_arn())
-        if in_thread:
-            answer = app.handler_map["operations_agent_handler"](event, LambdaContext("agent", 256, 30_000))
-        else:
-            answer = self.invoke(event)
+        answer = self.invoke(event)
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
         done = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                 for i, m in enumerate(received) if m["MessageId"] not in failed]
@@ -215,7 +218,7 @@ class Agent:
         return Delivery(received, failed)
 
     def invoke(self, event: dict) -> dict:
-        return self.client.lambda_.invoke("operations_agent_handler", event).payload
+        return app.handler_map["operations_agent_handler"](event, agent_context())
 
     @staticmethod
     def backoff_passed(delivery: Delivery) -> None:
@@ -238,7 +241,7 @@ class Agent:
 
     def in_background(self) -> "Background":
         """Deliver one batch in a thread (the test acts while the agent waits for a slow device)."""
-        return Background(lambda: self.deliver(in_thread=True))
+        return Background(self.deliver)
 
 
 class Background:

@@ -2,13 +2,20 @@
 import json
 from datetime import timedelta
 
+from chalice.local import LambdaContext
+
+from app import app
 from chalicelib import clock
-from chalicelib.operations import dispatch, queue
+from chalicelib.operations import db as operations_db
+from chalicelib.operations import queue, sweep
+from chalicelib.store import schema
+from local.workers import sqs_event as received_event
 from tests.operations.conftest import (
     DRIVER_TIMEOUT_SECONDS,
     SLOW_DEVICE_MS,
     Delivery,
     backdate,
+    queue_arn,
     queue_depth,
     redeliver_at_once,
     send_raw,
@@ -308,8 +315,8 @@ def test_sweep_times_out_operations_past_their_deadline(fleet, agent):
     fleet.request(updating["id"], {"firmware_image": image["id"], "firmware_image_is_pending": True})
     now = clock.now()
 
-    assert dispatch.sweep_overdue(now=now) == 0
-    assert dispatch.sweep_overdue(now=now + timedelta(minutes=16)) == 2
+    assert sweep.run(now=now).timed_out == 0
+    assert sweep.run(now=now + timedelta(minutes=16)).timed_out == 2
 
     for operation in fleet.operations(device["id"]):
         assert (operation["state"], operation["attempts"]) == ("timed_out", 0)
@@ -319,7 +326,7 @@ def test_sweep_times_out_operations_past_their_deadline(fleet, agent):
     assert fleet.read(device["id"])["pending_settings"] is None
     # A firmware update has an hour.
     assert fleet.operation(updating["id"], 1)["state"] == "queued"
-    assert dispatch.sweep_overdue(now=now + timedelta(minutes=61)) == 1
+    assert sweep.run(now=now + timedelta(minutes=61)).timed_out == 1
     assert fleet.operation(updating["id"], 1)["error"]["code"] == "DEADLINE_EXCEEDED"
     stored = fleet.read(updating["id"])
     assert (stored["pending_settings"], stored["firmware_image_is_pending"]) == (None, False)
@@ -356,3 +363,48 @@ def test_agent_times_out_an_operation_it_receives_after_its_deadline(fleet, agen
     assert fleet.read(device["id"])["last_configuration"] is None   # never sent to the device
     assert queue_depth() == 0
 
+
+
+def test_sweep_reads_every_shard_and_pages_through_all_overdue_operations(fleet, monkeypatch):
+    # GIVEN more overdue operations than one page holds, in every shard (pages of one entry, to see the paging)
+    monkeypatch.setattr(operations_db, "PAGE_SIZE", 1)
+    devices = [fleet.device() for _ in range(schema.OPERATION_SHARDS + 3)]
+    for device in devices:
+        fleet.request(device["id"], {"sync": True, "reconf": True})
+
+    swept = sweep.run(now=clock.now() + timedelta(minutes=16))
+
+    assert swept.timed_out == 2 * len(devices)
+    assert {o["state"] for d in devices for o in fleet.operations(d["id"])} == {"timed_out"}
+
+
+class ShortOfTime(LambdaContext):
+    """A Lambda context whose remaining time is scripted: plenty for the first message, then too little."""
+
+    def __init__(self, remaining_ms: list[int]):
+        super().__init__("operations_agent_handler", 256, 30_000)
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms.pop(0) if len(self.remaining_ms) > 1 else self.remaining_ms[0]
+
+
+def test_agent_hands_back_the_messages_it_has_no_time_to_finish(fleet):
+    device, other = fleet.device(), fleet.device()
+    fleet.request(device["id"], {"sync": True, "reconf": True, "reboot": True})
+    fleet.request(other["id"], {"reboot": True})
+    received = sqs().receive_message(QueueUrl=queue.queue_url(), MaxNumberOfMessages=10,
+                                     AttributeNames=["All"])["Messages"]
+    assert len(received) == 4
+
+    # WHEN the Lambda has time for one message only
+    answer = app.handler_map["operations_agent_handler"](received_event(received, queue_arn()),
+                                                         ShortOfTime([60_000, 1_000]))
+
+    # THEN the first was carried out, and the others were handed back untouched, visible again at once
+    handed_back = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
+    assert handed_back == {m["MessageId"] for m in received[1:]}
+    assert [(o["state"], o["attempts"]) for o in reversed(fleet.operations(device["id"]))] == [
+        ("succeeded", 1), ("queued", 0), ("queued", 0)]
+    assert (fleet.operation(other["id"], 1)["state"], fleet.operation(other["id"], 1)["attempts"]) == ("queued", 0)
+    assert visible_messages() == 3

@@ -1,7 +1,9 @@
 """Requesting, reading and cancelling remote operations over HTTP (API.md §2 "Remote operations", §3)."""
+from datetime import timedelta
 
+from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.operations import queue
+from chalicelib.operations import queue, sweep
 from tests.devices.support import follow, stored_count
 from tests.operations.conftest import (
     SLOW_DEVICE_MS,
@@ -14,7 +16,7 @@ from tests.operations.conftest import (
 )
 
 OPERATION_FIELDS = {"id", "device_id", "operation", "parameters", "state", "attempts", "error", "requested_by",
-                    "created", "updated", "finished"}
+                    "created", "updated", "finished", "bulk_operation_id"}
 
 
 def snapshot(fleet: Fleet, device_id: int) -> dict:
@@ -54,7 +56,7 @@ def test_each_flag_answers_at_once_with_its_operation_queued(fleet, subtests):
             assert operation | {"created": None, "updated": None} == {
                 "id": 1, "device_id": device["id"], "operation": name, "parameters": parameters,
                 "state": "queued", "attempts": 0, "error": None, "requested_by": PLATFORM,
-                "created": None, "updated": None, "finished": None}
+                "created": None, "updated": None, "finished": None, "bulk_operation_id": None}
             assert operation["created"] == operation["updated"] and operation["created"].endswith("Z")
             assert fleet.operation(device["id"], 1) == operation
             assert queue_depth() == sent + 1
@@ -177,24 +179,42 @@ def test_operations_list_is_newest_first_and_paginated(fleet):
     assert by_offset.json_body["results"] == second.json_body["results"]
 
 
-def test_operation_the_queue_refuses_is_failed_so_that_a_retry_queues_it_anew(fleet, refused):
+def test_operation_the_queue_refuses_stays_queued_and_the_sweep_sends_it_once(fleet, agent):
     # GIVEN an operations queue that is gone (what SQS answers when it cannot take a message)
     device = fleet.device()
     dead_letter_arn = queue_arn(dead_letter_url())
     sqs().delete_queue(QueueUrl=queue.queue_url())
 
-    refused(fleet.patch(device["id"], {"reboot": True}), 500, "QUEUE_UNAVAILABLE")
+    # THEN the PATCH still succeeds: its write committed, and the operation is queued, not lost
+    answered = fleet.request(device["id"], {"reboot": True})
+    assert answered["pending_settings"] == "reboot:queued"
+    assert fleet.operation(device["id"], 1)["state"] == "queued"
 
-    # THEN the operation that was written is failed, not left queued with no message to run it
-    [operation] = fleet.operations(device["id"])
-    assert (operation["state"], operation["attempts"], operation["error"]["code"]) == (
-        "failed", 0, "QUEUE_UNAVAILABLE")
-    assert fleet.read(device["id"])["pending_settings"] is None
-    # and once the queue is back, the operator's retry queues a new operation.
+    # WHEN the queue is back and the sweep runs a minute later, twice (a second sweep within SQS's window)
     sqs().create_queue(QueueName=get_settings().operations_queue_name,
                        Attributes=queue.queue_attributes(dead_letter_arn))
-    assert fleet.request(device["id"], {"reboot": True})["pending_settings"] == "reboot:queued"
-    assert queue_depth() == 1
+    queue.forget_queue_urls()
+    later = clock.now() + timedelta(seconds=61)
+    assert sweep.run(now=later).resent == 1
+    assert sweep.run(now=later + timedelta(minutes=2)).resent == 1   # the next due time, twice as far off
+    assert sweep.run(now=later + timedelta(minutes=2)).resent == 0
+
+    # THEN one message reaches the agent (the deduplication id), and the reboot runs once
+    [delivery] = agent.drain()
+    assert len(delivery.messages) == 1 and delivery.failed == set()
+    operation = fleet.operation(device["id"], 1)
+    assert (operation["state"], operation["attempts"]) == ("succeeded", 1)
+    assert sweep.run(now=later + timedelta(minutes=10)).resent == 0   # picked up: out of the outbox
+    assert queue_depth() == 0
+
+
+def test_operation_the_agent_picked_up_is_never_sent_again(fleet, agent):
+    device = fleet.device()
+    fleet.request(device["id"], {"sync": True})
+    agent.drain()
+
+    assert sweep.run(now=clock.now() + timedelta(minutes=3)).resent == 0
+    assert queue_depth() == 0
 
 
 # --- refused requests ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The operations queue (docs/operations.md): its declaration, the messages the API sends, the dead-letter queue."""
 import json
+from pathlib import Path
 
 from app import app
 from chalicelib.operations import queue
@@ -12,6 +13,8 @@ from tests.operations.conftest import (
     send_raw,
     sqs,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def attributes(url: str) -> dict:
@@ -53,9 +56,30 @@ def test_operation_sent_again_within_five_minutes_is_one_message(fleet):
     device = fleet.device()
     fleet.request(device["id"], {"sync": True})
 
-    queue.send_operation(device["id"], 1)
+    assert queue.send_operations([(device["id"], 1)]) == []
 
     assert queue_depth() == 1
+
+
+def test_queue_is_in_high_throughput_mode_and_the_agent_timeout_is_explicit(client):
+    declared = attributes(queue.queue_url())
+
+    assert (declared["DeduplicationScope"], declared["FifoThroughputLimit"]) == ("messageGroup", "perMessageGroupId")
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    for stage in config["stages"].values():
+        assert stage["lambda_functions"]["operations_agent_handler"]["lambda_timeout"] == queue.AGENT_TIMEOUT_SECONDS
+    assert queue.VISIBILITY_TIMEOUT_SECONDS == 6 * queue.AGENT_TIMEOUT_SECONDS
+
+
+def test_a_patch_with_several_operations_sends_them_in_one_batch(fleet, monkeypatch):
+    device = fleet.device()
+    calls = []
+    sqs().meta.events.register("before-call.sqs", lambda model, **_: calls.append(model.name))
+
+    fleet.request(device["id"], {"sync": True, "reconf": True, "reboot": True})
+
+    assert calls.count("SendMessageBatch") == 1 and "SendMessage" not in calls
+    assert queue_depth() == 3
 
 
 def test_unreadable_messages_land_in_the_dead_letter_queue_after_the_last_receive(fleet):

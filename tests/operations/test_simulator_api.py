@@ -7,9 +7,9 @@ from pydantic import ValidationError
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.devices import service as devices_service
+from chalicelib.drivers import simulator, simulator_settings
+from chalicelib.drivers.simulator import SimulatorBehaviour
 from chalicelib.errors import Forbidden, NotFound
-from chalicelib.operations import simulator
-from chalicelib.operations.simulator import SimulatorBehaviour
 from chalicelib.store import dynamo, schema
 from chalicelib.tokens import service as token_service
 from chalicelib.tokens.models import Principal
@@ -37,16 +37,16 @@ def stored(device_id: int):
 
 def test_admin_sets_reads_and_replaces_the_behaviour(api, fleet):
     # Never set: the defaults, and nothing stored.
-    assert simulator.get_behaviour(fleet.platform, fleet.device) == {"device_id": fleet.device, **DEFAULTS}
+    assert simulator_settings.get_behaviour(fleet.platform, fleet.device) == {"device_id": fleet.device, **DEFAULTS}
     assert stored(fleet.device) is None
     body = SimulatorBehaviour(online=False, latency_ms=1500, fail=["reboot", "firmware_update", "reboot"])
     expected = {"device_id": fleet.device, "online": False, "latency_ms": 1500, "fail": ["firmware_update", "reboot"]}
-    assert simulator.set_behaviour(fleet.platform, fleet.device, body) == expected
-    assert simulator.get_behaviour(fleet.org_admin, fleet.device) == expected
+    assert simulator_settings.set_behaviour(fleet.platform, fleet.device, body) == expected
+    assert simulator_settings.get_behaviour(fleet.org_admin, fleet.device) == expected
     assert simulator.read_behaviour(fleet.device) == SimulatorBehaviour(**body.model_dump())
     assert stored(fleet.device)["entity"] == "SimulatorSettings"
     # A PUT replaces the whole behaviour: what it omits goes back to the defaults.
-    assert simulator.set_behaviour(fleet.org_admin, fleet.device, SimulatorBehaviour(latency_ms=20)) == {
+    assert simulator_settings.set_behaviour(fleet.org_admin, fleet.device, SimulatorBehaviour(latency_ms=20)) == {
         "device_id": fleet.device, **DEFAULTS, "latency_ms": 20}
     # It lives in the device's partition, which deleting the device sweeps.
     assert api.delete(f"/inventory_device/{fleet.device}/").status_code == 204
@@ -54,8 +54,9 @@ def test_admin_sets_reads_and_replaces_the_behaviour(api, fleet):
 
 
 def test_token_without_admin_is_403_and_stores_nothing(fleet):
-    for call in (lambda: simulator.set_behaviour(fleet.operator, fleet.device, SimulatorBehaviour(online=False)),
-                 lambda: simulator.get_behaviour(fleet.operator, fleet.device)):
+    offline = SimulatorBehaviour(online=False)
+    for call in (lambda: simulator_settings.set_behaviour(fleet.operator, fleet.device, offline),
+                 lambda: simulator_settings.get_behaviour(fleet.operator, fleet.device)):
         with pytest.raises(Forbidden) as raised:
             call()
         assert (raised.value.status, raised.value.code) == (403, "PERMISSION_DENIED")
@@ -65,9 +66,9 @@ def test_token_without_admin_is_403_and_stores_nothing(fleet):
 def test_another_organizations_device_or_an_unknown_one_is_404_and_stores_nothing(fleet):
     for principal, device_id in ((fleet.org_admin, fleet.foreign), (fleet.platform, 999_999)):
         with pytest.raises(NotFound) as put:
-            simulator.set_behaviour(principal, device_id, SimulatorBehaviour(online=False))
+            simulator_settings.set_behaviour(principal, device_id, SimulatorBehaviour(online=False))
         with pytest.raises(NotFound) as get:
-            simulator.get_behaviour(principal, device_id)
+            simulator_settings.get_behaviour(principal, device_id)
         for raised in (put, get):
             assert (raised.value.status, raised.value.code) == (404, "DEVICE_NOT_FOUND")
         assert stored(device_id) is None
@@ -82,7 +83,7 @@ def test_device_deleted_between_check_and_write_leaves_no_behaviour(moto, monkey
                                rate_limit_per_minute=100)
     # WHEN the behaviour is set THEN the write is refused as for any unknown device
     with pytest.raises(NotFound) as raised:
-        simulator.set_behaviour(platform_admin, 4242, SimulatorBehaviour(online=False))
+        simulator_settings.set_behaviour(platform_admin, 4242, SimulatorBehaviour(online=False))
     assert raised.value.code == "DEVICE_NOT_FOUND"
     assert stored(4242) is None
 
@@ -119,12 +120,12 @@ def test_simulator_is_disabled_while_another_driver_is_in_use(api, genieacs_conf
     device_id = 1   # no lookup happens: the driver is checked first
     platform = token_service.authenticate(api.platform)
     operator = token_service.authenticate(api.token(None, permissions=("devices:read",)))
-    for call in (lambda: simulator.set_behaviour(platform, device_id, SimulatorBehaviour(online=False)),
-                 lambda: simulator.get_behaviour(platform, device_id),
+    for call in (lambda: simulator_settings.set_behaviour(platform, device_id, SimulatorBehaviour(online=False)),
+                 lambda: simulator_settings.get_behaviour(platform, device_id),
                  # the driver is checked before the permission (over HTTP the /admin/ middleware
                  # has already answered 403 to such a token)
-                 lambda: simulator.get_behaviour(operator, device_id),
-                 simulator.require_enabled):
+                 lambda: simulator_settings.get_behaviour(operator, device_id),
+                 simulator_settings.require_enabled):
         with pytest.raises(NotFound) as raised:
             call()
         assert (raised.value.status, raised.value.code) == (404, "SIMULATOR_DISABLED")

@@ -251,10 +251,11 @@ def test_the_first_runs_read_the_fleet_a_page_a_pass_and_then_follow_the_audit_t
     assert_exact(fleet)
 
 
-def test_running_the_rollups_needs_admin(fleet, refused):
+def test_running_the_rollups_needs_a_platform_admin(fleet, refused):
     refused(fleet.api.post(ROLLUPS, token=fleet.tokens["acme"]), 403, "PERMISSION_DENIED")
     refused(fleet.api.post(ROLLUPS, token=None), 401, "MISSING_TOKEN")
-    answer = fleet.api.post(ROLLUPS, token=fleet.tokens["acme_admin"])
+    refused(fleet.api.post(ROLLUPS, token=fleet.tokens["acme_admin"]), 403, "PLATFORM_ONLY")   # fleet-wide work
+    answer = fleet.api.post(ROLLUPS, token=fleet.api.token(None, ("admin",)))
     assert answer.status_code == 200 and answer.json_body["caught_up"] is True
     first = fleet.api.post(ROLLUPS, headers={"Idempotency-Key": "backfill-1"})
     again = fleet.api.post(ROLLUPS, headers={"Idempotency-Key": "backfill-1"})

@@ -78,9 +78,13 @@ def test_carrier_form_for_an_unknown_device_is_404(fleet, refused, device_id):
     refused(_carrier(fleet, deviceId=device_id), 404, "DEVICE_NOT_FOUND")
 
 
-@pytest.mark.parametrize("path_id", ["999999", "abc", "0"])
-def test_rest_form_for_an_unknown_device_is_404(fleet, refused, path_id):
-    refused(fleet.history(path_id, ago(hours=2), ago(hours=1)), 404, "DEVICE_NOT_FOUND")
+def test_rest_form_for_an_unknown_device_is_404(fleet, refused):
+    refused(fleet.history("999999", ago(hours=2), ago(hours=1)), 404, "DEVICE_NOT_FOUND")
+
+
+@pytest.mark.parametrize("path_id", ["abc", "0", "%C2%B2"])
+def test_rest_form_for_a_path_id_that_is_no_id_is_400(fleet, refused, path_id):
+    refused(fleet.history(path_id, ago(hours=2), ago(hours=1)), 400, "INVALID_PATH")
 
 
 def test_history_needs_devices_read(fleet, refused):

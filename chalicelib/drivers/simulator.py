@@ -1,4 +1,5 @@
-"""The simulated CWMP/TR-069 driver (the default) and its settings (PUT /admin/simulator/{id}/).
+"""The simulated CWMP/TR-069 driver (the default); its settings are set by PUT /admin/simulator/{id}/
+(`simulator_settings.py`).
 
 Deterministic: a device behaves as its stored `SimulatorBehaviour` says (one GetItem per call,
 item `schema.simulator_key`), and a device without one is online with no latency and no faults.
@@ -31,26 +32,16 @@ hours, always below the alert thresholds of chalicelib/diagnostics/health.py) un
 `diagnostics` forces some of them; `"supported": false` there makes it a DeviceFault("NOT_SUPPORTED").
 """
 import hashlib
-import json
 import time
-from decimal import Decimal
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
-from chalicelib import clock, devices
-from chalicelib.config import get_settings
-from chalicelib.errors import NotFound
-from chalicelib.operations.drivers import (
-    DeviceFault,
-    DeviceRef,
-    DeviceUnreachable,
-    OutcomeUncertain,
-    check_operation,
-)
-from chalicelib.operations.models import OperationName
+from chalicelib import clock
+from chalicelib.drivers.errors import DeviceFault, DeviceUnreachable, OutcomeUncertain
+from chalicelib.drivers.protocol import DeviceRef, OperationName, check_operation
 from chalicelib.store import dynamo, schema
-from chalicelib.tokens.models import Principal
 
 FAULTS: dict[str, tuple[str, str]] = {
     "reboot": ("9002", "Internal error"),
@@ -107,7 +98,8 @@ class SimulatorBehaviour(BaseModel):
 class SimulatedDriver:
     """The simulated CWMP device; see the module docstring for how a call plays out."""
 
-    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float) -> dict:
+    def execute(self, device: DeviceRef, operation: str, parameters: dict, timeout: float, *,
+                operation_id: int | None = None, deadline: datetime | None = None) -> dict:
         check_operation(operation)
         behaviour = _reach(device, timeout)
         if operation == "firmware_update" and not parameters.get("version"):
@@ -122,6 +114,11 @@ class SimulatedDriver:
         if operation == "reconf" and parameters.get("configuration"):
             return {"configuration": dict(parameters["configuration"])}
         return {}
+
+    def settle(self, device: DeviceRef, operation: str, parameters: dict, pending: dict, timeout: float, *,
+               final: bool = False) -> dict:
+        # The simulated device answers at once or not at all: it never leaves anything to look at again.
+        raise OutcomeUncertain("NOTHING_PENDING", "The simulated driver keeps nothing to settle.")
 
     def probe(self, device: DeviceRef, timeout: float) -> bool:
         behaviour = read_behaviour(device.id)
@@ -182,58 +179,3 @@ def read_behaviour(device_id: int) -> SimulatorBehaviour:
         return SimulatorBehaviour()
     stored = dynamo.plain({name: item[name] for name in SimulatorBehaviour.model_fields if name in item})
     return SimulatorBehaviour.model_validate(stored)
-
-
-# --- the admin side (API.md §9) ---------------------------------------------------------------------
-
-def set_behaviour(principal: Principal, device_id: int, behaviour: SimulatorBehaviour) -> dict:
-    """Replace how the simulated device behaves.
-
-    Raises:
-        NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
-        Forbidden: the token lacks admin.
-    """
-    _require_simulator(principal)
-    devices.service.get_visible(principal, device_id)
-    stored = behaviour.model_dump()
-    item = {**schema.simulator_key(device_id), "entity": "SimulatorSettings", "device_id": device_id,
-            # DynamoDB takes no floats (forced diagnostic figures).
-            **json.loads(json.dumps(stored), parse_float=Decimal)}
-    # Conditional on the device still existing, so a delete racing this PUT leaves no orphan behind.
-    device_exists = {"ConditionCheck": {"Key": schema.device_key(device_id),
-                                        "ConditionExpression": "attribute_exists(PK)"}}
-    try:
-        dynamo.transact([device_exists, {"Put": {"Item": item}}])
-    except dynamo.Cancelled as cancelled:
-        raise NotFound(f"No device with id {device_id}.", code="DEVICE_NOT_FOUND") from cancelled
-    return {"device_id": device_id, **stored}
-
-
-def get_behaviour(principal: Principal, device_id: int) -> dict:
-    """How the simulated device behaves now (the defaults when never set).
-
-    Raises:
-        NotFound: SIMULATOR_DISABLED (another driver is in use), or DEVICE_NOT_FOUND.
-        Forbidden: the token lacks admin.
-    """
-    _require_simulator(principal)
-    devices.service.get_visible(principal, device_id)
-    return {"device_id": device_id, **read_behaviour(device_id).model_dump()}
-
-
-def require_enabled() -> None:
-    """The admin route exists only while the simulated driver is in use: otherwise a 404 whatever
-    the body (the route calls this before parsing it; the /admin/ middleware has already required
-    a token with admin).
-
-    Raises:
-        NotFound: SIMULATOR_DISABLED.
-    """
-    if get_settings().device_driver != "simulated":
-        raise NotFound("The device simulator is not in use (DEVICE_DRIVER is not 'simulated').",
-                       code="SIMULATOR_DISABLED")
-
-
-def _require_simulator(principal: Principal) -> None:
-    require_enabled()
-    principal.require("admin")
