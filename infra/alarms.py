@@ -50,8 +50,8 @@ def rollup_lag_alarm(prefix: str) -> dict:
     """The rollups publish ROLLUP_LAG (seconds their figures are behind) every run: no data means no run either."""
     return {"RollupLagAlarm": alarm(
         f"{prefix}-rollup-lag", "Rollup figures are over 10 minutes behind (or no run reported): is "
-        "roll_up_telemetry or aggregate_telemetry failing or throttled?", NAMESPACE, ROLLUP_LAG, {"service": SERVICE}, "Maximum",
-        ROLLUP_LAG_SECONDS, missing="breaching")}
+        "roll_up_telemetry or aggregate_telemetry failing or throttled?", NAMESPACE, ROLLUP_LAG,
+        {"service": SERVICE}, "Maximum", ROLLUP_LAG_SECONDS, missing="breaching")}
 
 
 def alarm_resources(stage: str, functions: list[Function], api_name: str, api_stage: str, table_name: str,
