@@ -9,6 +9,7 @@ Capabilities are imported as packages whose modules load on first use (`devices.
 agent and schedule Lambdas, which import this file too, do not pay for the HTTP models.
 """
 import os
+from dataclasses import astuple
 
 from aws_lambda_powertools.logging import correlation_paths
 from chalice import Chalice, ConvertToMiddleware, Rate
@@ -333,29 +334,42 @@ def get_device_app_connection_summary(query):
 
 
 @route("POST", "/admin/rollups", needs("admin", platform_only=True), "Run the rollups now", "administration",
-       answers={200: "RollupRun"}, idempotent=True, errors=(409,), answer="Done: what the run did.")
+       answers={200: "RollupRun", 202: "RollupRun"}, idempotent=True,
+       answer="Every record acknowledged before the request is in the figures (200); a backlog larger than one request "
+              "is 202 with Retry-After, and a repeat carries on.")
 def run_rollups():
-    return run_once(app.current_request, principal(), lambda: respond(rollups.service.run_now(principal())))
+    return run_once(app.current_request, principal(),
+                    lambda: respond(*astuple(rollups.service.run_now(principal()))))
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES))
+@app.schedule(Rate(2, unit=Rate.MINUTES))
 def roll_up_telemetry(event):
     rollups.service.run_scheduled(event.context)
 
 
+@app.on_sqs_message(queue=os.environ.get("ROLLUP_QUEUE_NAME", "fleetline-rollups.fifo"), batch_size=10)
+def aggregate_telemetry(event):
+    return rollups.worker.handle_batch(event.to_dict(), event.context)
+
+
 OVERVIEW = "analytics:overview"
 SUBSCRIBER = needs(OVERVIEW, "analytics:subscriber")
-_RANGE = "Hour buckets; startDate and endDate are ISO 8601 with an offset, at most 366 days apart."
 
 
-def _company(path: str, summary: str, answer: str):
-    return route("GET", path, OVERVIEW, summary, "analytics", query="analytics.models.AnalyticsQuery",
-                 answers={200: answer}, description=_RANGE)
+def _range(sliced: bool) -> str:
+    return ("Hour buckets; startDate and endDate are ISO 8601 with an offset, at most 366 days apart. An answer over "
+            "5 MB is 400 RESPONSE_TOO_LARGE" + (" unless limit and offset ask for a slice of its map (the answer then "
+                                                "adds `count`)." if sliced else "."))
 
 
-def _subscriber(path: str, summary: str, answer: str):
-    return route("GET", path, SUBSCRIBER, summary, "analytics", query="analytics.models.SubscriberQuery",
-                 answers={200: answer}, errors=(404,), description=_RANGE)
+def _company(path: str, summary: str, answer: str, query: str = "AnalyticsQuery"):
+    return route("GET", path, OVERVIEW, summary, "analytics", query=f"analytics.models.{query}",
+                 answers={200: answer}, description=_range(query == "MapQuery"))
+
+
+def _subscriber(path: str, summary: str, answer: str, query: str = "SubscriberQuery"):
+    return route("GET", path, SUBSCRIBER, summary, "analytics", query=f"analytics.models.{query}",
+                 answers={200: answer}, errors=(404,), description=_range(query == "SubscriberMapQuery"))
 
 
 @_company("/analytics/data-usage", "Company data usage", "DataUsage")
@@ -363,7 +377,8 @@ def get_company_data_usage(query):
     return analytics.service.company_data_usage(principal(), query)
 
 
-@_company("/analytics/data-usage-by-subscriber", "Company data usage by subscriber", "DataUsageBySubscriber")
+@_company("/analytics/data-usage-by-subscriber", "Company data usage by subscriber", "DataUsageBySubscriber",
+          "MapQuery")
 def get_company_data_usage_by_subscriber(query):
     return analytics.service.company_usage_by_subscriber(principal(), query)
 
@@ -391,13 +406,13 @@ def get_company_data_usage_by_protocol(query):
     return analytics.service.company_usage_by_protocol(principal(), query)
 
 
-@_company("/analytics/data-usage-ip-address", "Company data usage by IP address", "DataUsageByIpAddress")
+@_company("/analytics/data-usage-ip-address", "Company data usage by IP address", "DataUsageByIpAddress", "MapQuery")
 def get_company_data_usage_by_ip(query):
     return analytics.service.company_usage_by_ip(principal(), query)
 
 
 @_subscriber("/analytics/data-usage-ip-address/{physical_id}", "Subscriber data usage by IP address",
-             "DataUsageByIpAddress")
+             "DataUsageByIpAddress", "SubscriberMapQuery")
 def get_subscriber_data_usage_by_ip(physical_id, query):
     return analytics.service.subscriber_usage_by_ip(analytics.service.subscriber_caller(principal()), physical_id,
                                                     query)

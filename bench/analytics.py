@@ -1,195 +1,220 @@
-"""Analytics (API.md §8): DynamoDB requests, items and kilobytes read, and time per call, for an organization of 100
-and one of 5,000 devices over the same range.
+"""Analytics (API.md §8; docs/analytics.md): every path over 1, 30 and 366 days, for an organization of 100 and one of
+5,000 devices: DynamoDB requests, items and kilobytes read, answer size and time per call.
 
-The hour items are setup, written directly with the store.schema key builders in the shape the rollups write
-(every device active every hour, the subscribers map capped as rollups.figures caps it), so that the section
-measures the reads alone. moto deep-copies a whole item to project it (about 1 s per 160 KB item here), so the
-5,000-device calls are few and unrepeated: the counts are exact, their times are moto's.
+The aggregates are setup, written straight into moto's table in the shape the rollups write them
+(chalicelib/rollups/usage.py): the organization's day totals, subscriber and IP entries, and the measured subscriber's
+own hours and days. Activity: every device is active on one day of each month (its own, 13 months back), 20 IP
+addresses every day, every hour. moto answers every Query by sorting the whole table: Queries go to their partition
+here, as in the tests; each call is made once (a call at 5,000 devices over 366 days reads tens of thousands of items,
+seconds on moto).
 """
-import statistics
-from datetime import timedelta
+import json
+import time
+from datetime import UTC, timedelta
 from types import SimpleNamespace
 
-from bench.report import kinds, spread, table
+from bench.report import table
+from local.moto_server import moto_queries_by_partition
 
 SIZES = (100, 5_000)
-# The range every call asks for: short enough for moto (see the module docstring); how the request count grows
-# with longer ranges is computed from the measured item sizes.
-HOURS = 6
-CALLS = {100: 3, 5_000: 1}   # measured calls per path; the 100-device round also makes one warm-up call first
-IPS = 20                     # destination addresses per organization hour
+RANGES = (1, 30, 366)         # days
+MONTHS = 13
+IPS = 20
 PROTOCOLS = ("TCP", "UDP", "ICMP")
-PAGE = 1024 * 1024
+LANES = 4
 PATHS = (
     ("data-usage", "/analytics/data-usage"),
-    ("data-usage-by-subscriber", "/analytics/data-usage-by-subscriber"),
-    ("data-usage/{physicalId}", "/analytics/data-usage/{}"),
     ("session-count", "/analytics/session-count"),
-    ("session-count/{physicalId}", "/analytics/session-count/{}"),
     ("data-usage-network-protocol", "/analytics/data-usage-network-protocol"),
+    ("data-usage-by-subscriber", "/analytics/data-usage-by-subscriber"),
     ("data-usage-ip-address", "/analytics/data-usage-ip-address"),
+    ("data-usage/{physicalId}", "/analytics/data-usage/{}"),
+    ("session-count/{physicalId}", "/analytics/session-count/{}"),
     ("data-usage-ip-address/{physicalId}", "/analytics/data-usage-ip-address/{}"),
 )
+TOTALS = ("data-usage", "session-count", "data-usage-network-protocol")
+MAPS = ("data-usage-by-subscriber", "data-usage-ip-address")
 
 
 def measure() -> str:
-    from bench.calls import CallFailed, Runner
+    from bench.calls import Runner
     from bench.world import world
     from chalicelib import clock
     from chalicelib.tokens import service as tokens
     from chalicelib.tokens.models import PERMISSIONS, TokenCreate
 
-    with world() as (client, meter):
+    now = clock.now().replace(minute=20, second=0, microsecond=0)
+    results, setup = {}, {}
+    with moto_queries_by_partition(), world() as (client, meter):
         platform = tokens.create_token(None, TokenCreate(name="bench-analytics", permissions=list(PERMISSIONS),
                                                          rate_limit_per_minute=100_000))["token"]
         runner = Runner(client, meter, SimpleNamespace(platform=platform, created=[]))
-        last = clock.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-        first = last - timedelta(hours=HOURS - 1)
-        query = f"?startDate={_text(first)}&endDate={_text(last + timedelta(minutes=59, seconds=59))}"
         type_id = runner.call("POST", "/admin/device_types/", {
             "short_name": "bench_analytics", "name": "Meter", "category": "sensor", "manufacturer": "Bench",
             "product_class": "M1"})[0].json_body["id"]
-        rounds, sizes, platform_samples = {}, {}, None
         for size in SIZES:
             organization = runner.call("POST", "/admin/organizations/",
                                        {"name": f"analytics-{size}"})[0].json_body["id"]
-            subscriber = _iccid(size)
+            subscriber = _iccid(0, size)
             device = runner.call("POST", "/inventory_device/", {
                 "name": f"meter-{size}", "serial_number": f"BENCH-AN-{size}", "type": type_id,
                 "organization_id": organization, "identifiers": {"iccid": subscriber}})[0].json_body["id"]
             token = runner.call("POST", "/admin/tokens/", {
                 "name": f"analytics-{size}", "organization_id": organization, "rate_limit_per_minute": 100_000,
                 "permissions": ["analytics:overview", "analytics:subscriber"]})[0].json_body["token"]
-            sizes[size] = _put_hours(organization, device, subscriber, size, first)
-            rounds[size] = {}
-            for name, path in PATHS:
-                def make_call(i, path=path, subscriber=subscriber):
-                    return "GET", path.format(subscriber) + query, None
-                if size == SIZES[0]:
-                    rounds[size][name] = runner.repeat(make_call, CALLS[size], token)
-                    continue
-                try:   # warm already: the first round imported and built everything a call needs
-                    rounds[size][name] = [runner.call(*make_call(i), token=token)[1] for i in range(CALLS[size])]
-                except CallFailed as failure:
-                    rounds[size][name] = failure
-            if size == SIZES[0]:   # one organization so far: what a platform token adds to the same call
-                platform_samples = runner.repeat(lambda i: ("GET", "/analytics/data-usage" + query, None),
-                                                 CALLS[size], platform)
-    return _render(rounds, sizes, platform_samples)
+            started = time.perf_counter()
+            items = _put(organization, device, subscriber, size, now)
+            setup[size] = (items, time.perf_counter() - started)
+            print(f"  {size:,} devices: {items:,} aggregates written in {setup[size][1]:.0f} s", flush=True)
+            for days in RANGES:
+                query = _query(now - timedelta(days=days), now)
+                for name, path in PATHS:
+                    if (size, days) == (SIZES[0], RANGES[0]):
+                        runner.call("GET", path.format(subscriber) + query, token=token)   # warm-up: imports
+                    response, sample = runner.call("GET", path.format(subscriber) + query, token=token)
+                    results[(size, days, name)] = (sample, len(response.body), _keys(name, response.json_body))
+                print(f"  {size:,} devices, {days} days measured", flush=True)
+    return _render(results, setup)
+
+
+def _query(start, end) -> str:
+    return f"?startDate={_text(start)}&endDate={_text(end)}"
 
 
 def _text(moment) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S") + "%2B00:00"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "%2B00:00"
 
 
-def _iccid(n: int) -> str:
-    return f"8944{n:015d}"
+def _iccid(n: int, size: int) -> str:
+    return f"89{size:06d}{n:011d}"
 
 
-def _put_hours(organization: int, device: int, subscriber: str, size: int, first) -> dict[str, int]:
-    """The organization's and the measured device's hour items over the range; the bytes they hold."""
-    from chalicelib import aws, clock
+def _keys(name: str, body: dict) -> int:
+    """Keys of an answer's map (subscribers, addresses, hours)."""
+    if name == "data-usage-by-subscriber":
+        return len(body["content"]["subscriberDataUsage"])
+    if name.startswith("data-usage-ip-address"):
+        return len(body["content"][0]["dataUsageByIp"])
+    if name == "data-usage-network-protocol":
+        return sum(len(hours) for hours in body["content"].values())
+    if name.startswith("session-count"):
+        content = body["content"] if name == "session-count" else body["content"][0]["content"]
+        return len(content)
+    return len(body["content"][0]["mobileOriginated"])
+
+
+def _put(organization: int, device: int, subscriber: str, size: int, now) -> int:
+    """The aggregates of MONTHS months up to `now`, as the rollups write them; the number of items."""
+    from boto3.dynamodb.types import TypeSerializer
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from chalicelib import clock
     from chalicelib.config import get_settings
-    from chalicelib.rollups.figures import SUBSCRIBERS_CAP, capped
     from chalicelib.store import schema
 
-    table_name = get_settings().table_name
-    put = aws.dynamodb().put_item
-    written = {"organization": 0, "largest": 0, "device": 0}
-    for h in range(HOURS):
-        hour = first + timedelta(hours=h)
-        at = clock.iso(hour + timedelta(minutes=30))
-        ips = {f"198.51.100.{i}": {"bytes": 1_000 + i, "last_seen": at} for i in range(IPS)}
-        figures = {"organization_id": organization, "hour": clock.iso(hour), "computed_at": at,
-                   "protocols": {p: 10_000 * (i + 1) for i, p in enumerate(PROTOCOLS)}, "ips": ips}
-        subscribers = capped({_iccid(n) if n else subscriber: {"bytes": 512 + n, "last_seen": at}
-                              for n in range(size)}, SUBSCRIBERS_CAP)
-        organization_item = {**schema.organization_hour_key(organization, clock.iso(hour)), **figures,
-                             "entity": "OrganizationHour", "sessions": size, "mo_bytes": 300 * size,
-                             "mt_bytes": 900 * size, "subscribers": subscribers}
-        device_item = {**schema.device_hour_key(device, clock.iso(hour)), **figures, "entity": "DeviceHour",
-                       "device_id": device, "sessions": 2, "mo_bytes": 300, "mt_bytes": 900}
-        put(TableName=table_name, Item=organization_item)
-        put(TableName=table_name, Item=device_item)
-        written["organization"] += item_size(organization_item)
-        written["largest"] = max(written["largest"], item_size(organization_item))
-        written["device"] += item_size(device_item)
+    table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[get_settings().table_name]
+    serialize = TypeSerializer().serialize
+    written = 0
+
+    def put(item: dict) -> None:
+        nonlocal written
+        table.put_item({name: serialize(value) for name, value in item.items()})
+        written += 1
+
+    first_day = (now - timedelta(days=31 * MONTHS)).replace(hour=0)
+    guards = {f"g{lane}": 1 for lane in range(LANES)}
+    months_active: dict[str, dict[int, list]] = {}
+    day = first_day
+    while day <= now:
+        label = day.strftime("%Y-%m-%d")
+        hours = [hh for hh in range(24) if day + timedelta(hours=hh) <= now]
+        totals = {}
+        for hh in hours:
+            totals |= {f"s{hh:02d}": size, f"mo{hh:02d}": 300 * size, f"mt{hh:02d}": 900 * size,
+                       **{f"p{hh:02d}#{p}": 10_000 * (i + 1) for i, p in enumerate(PROTOCOLS)}}
+        put({**schema.organization_day_key(organization, label), "entity": "OrganizationDay",
+             "organization_id": organization, "day": label, **totals, **guards})
+        at = clock.iso(day + timedelta(hours=hours[-1], minutes=10))
+        for ip in range(IPS):
+            address = f"198.51.100.{ip}"
+            put({**schema.map_entry_key(organization, "IP", "D", label, address), "entity": "IpEntry",
+                 "organization_id": organization, "level": "D", "period": label, "key": address,
+                 "b": 1_000 * len(hours), **{f"b{hh:02d}": 1_000 for hh in hours}, "l0": at,
+                 **{f"l0h{hh:02d}": 10 * 60_000 for hh in hours}, **guards})   # 10 minutes into the hour
+        for n in (n for n in range(size) if n % 28 + 1 == day.day):   # each device: its own day of every month
+            key = _iccid(n, size)
+            put({**schema.map_entry_key(organization, "SUB", "D", label, key), "entity": "SubscriberEntry",
+                 "organization_id": organization, "level": "D", "period": label, "key": key, "bytes": 4_096,
+                 "last_seen": at, "hours": json.dumps({f"{hh:02d}": [1_024, at] for hh in hours[-4:]})})
+            months_active.setdefault(label[:7], {})[n] = [4_096, at]
+        put({**schema.device_period_key(device, "D", label, organization), "entity": "DeviceDay",
+             "device_id": device, "organization_id": organization, "period": label, "bytes": 1_200 * len(hours),
+             "last_seen": at, "hours": json.dumps({f"{hh:02d}": [2, 300, 900, at] for hh in hours}),
+             "ips": json.dumps({f"198.51.100.{ip}": [100, at] for ip in range(IPS)})})
+        for hh in hours:
+            seen = clock.iso(day + timedelta(hours=hh, minutes=10))
+            put({**schema.device_period_key(device, "H", clock.iso(day + timedelta(hours=hh)), organization),
+                 "entity": "DeviceHour", "device_id": device, "organization_id": organization,
+                 "hour": clock.iso(day + timedelta(hours=hh)), "sessions": 2, "mo_bytes": 300, "mt_bytes": 900,
+                 "protocols": {"TCP": 1_200}, "last_seen": seen,
+                 "ips": json.dumps({f"198.51.100.{ip}": [5, seen] for ip in range(IPS)})})
+        day += timedelta(days=1)
+    for month, active in months_active.items():
+        for n, (used, seen) in active.items():
+            key = _iccid(n, size)
+            put({**schema.map_entry_key(organization, "SUB", "M", month, key), "entity": "SubscriberEntry",
+                 "organization_id": organization, "level": "M", "period": month, "key": key, "bytes": used,
+                 "last_seen": seen})
+        for ip in range(IPS):
+            address = f"198.51.100.{ip}"
+            put({**schema.map_entry_key(organization, "IP", "M", month, address), "entity": "IpEntry",
+                 "organization_id": organization, "level": "M", "period": month, "key": address, "b": 24_000,
+                 "l0": f"{month}-28T23:10:00.000Z", **guards})
     return written
 
 
-def item_size(item: dict) -> int:
-    """An item's size by DynamoDB's rules (Developer Guide, "Item sizes"): attribute names and string values
-    in UTF-8 bytes, a number 1 byte per 2 significant digits + 1, a map or list 3 bytes + 1 per element."""
-    def size(value) -> int:
-        if isinstance(value, str):
-            return len(value.encode())
-        if isinstance(value, bool) or value is None:
-            return 1
-        if isinstance(value, int | float):
-            return (len(str(abs(value)).strip("0").replace(".", "")) + 1) // 2 + 1
-        if isinstance(value, dict):
-            return 3 + sum(len(k.encode()) + size(v) + 1 for k, v in value.items())
-        return 3 + sum(size(v) + 1 for v in value)
-    return sum(len(name.encode()) + size(value) for name, value in item.items())
-
-
-def _kb(size: int) -> str:
-    return f"{size / 1024:,.0f}"
-
-
-def _render(rounds: dict, sizes: dict[int, dict[str, int]], platform_samples) -> str:
-    small, large = SIZES
-    rows, met = [], []
+def _render(results: dict, setup: dict) -> str:
+    rows = []
     for name, _ in PATHS:
-        by_size = {size: rounds[size][name] for size in SIZES}
-        failed = next((r for r in by_size.values() if not isinstance(r, list)), None)
-        if failed:
-            rows.append([name, f"failed: {failed}", *[""] * 9])
-            met.append(False)
-            continue
-        same = len({s.operation.describe() for samples in by_size.values() for s in samples}) == 1
-        met.append(same)
-        read = "device" if "{physicalId}" in name else "organization"
-        rows.append([name, *(kinds(s.operation for s in by_size[size]) for size in SIZES),
-                     *(spread(s.operation.read for s in by_size[size]) for size in SIZES),
-                     *(_kb(sizes[size][read]) for size in SIZES),
-                     *(f"{statistics.median(s.seconds for s in by_size[size]) * 1000:.0f}" for size in SIZES),
-                     *(f"{statistics.median(s.own_cpu_seconds for s in by_size[size]) * 1000:.1f}" for size in SIZES),
-                     "yes" if same else "**no**"])
-    header = ["Path (GET /analytics/...)", f"Requests @{small:,}", f"Requests @{large:,}", f"Items @{small:,}",
-              f"Items @{large:,}", f"KB read @{small:,}", f"KB read @{large:,}", f"ms @{small:,}", f"ms @{large:,}",
-              f"Own CPU ms @{small:,}", f"Own CPU ms @{large:,}", "Same requests"]
-    platform = ("failed" if not isinstance(platform_samples, list)
-                else kinds(s.operation for s in platform_samples))
-    def pages(size: int) -> str:
-        per_page = max(1, PAGE // max(1, sizes[size]["largest"]))
-        return (f"{per_page} hours per page at {size:,} devices: 24 h {-(-24 // per_page)}, 30 days "
-                f"{-(-720 // per_page)}, 366 days {-(-8784 // per_page):,} Queries")
+        for days in RANGES:
+            cells = [name, days]
+            for size in SIZES:
+                sample, answer_bytes, keys = results[(size, days, name)]
+                tally = sample.operation
+                cells += [sum(tally.requests.values()), tally.read, keys]
+            cells += [f"{results[(size, days, name)][0].seconds * 1000:.0f}" for size in SIZES]
+            rows.append(cells)
 
+    def requests(size, days, name):
+        return sum(results[(size, days, name)][0].operation.requests.values())
+
+    totals_same = all(requests(SIZES[0], d, n) == requests(SIZES[1], d, n) for d in RANGES for n in TOTALS)
+    totals_bound = max(requests(size, RANGES[-1], name) for size in SIZES for name in TOTALS)
+    ratios = [results[(size, days, name)][0].operation.read / max(1, results[(size, days, name)][2])
+              for size in SIZES for days in RANGES for name in MAPS]
+    small, large = SIZES
     return "\n".join([
         "## Analytics (API.md §8)",
         "",
-        f"Each path asked for the same {HOURS} hours by an organization token, at an organization of {small:,} and "
-        f"one of {large:,} devices, every device active every hour ({CALLS[small]} calls after a warm-up at "
-        f"{small:,}, {CALLS[large]} at {large:,}: moto deep-copies a whole item to project it, so times at "
-        f"{large:,} are moto's, not DynamoDB's). The hour items are written directly (setup) in the rollups' shape: "
-        f"organization hours with {len(PROTOCOLS)} protocols, {IPS} IP addresses and one subscriber entry per "
-        "device (capped as the rollups cap it); the measured subscriber's own hours. *Requests* and *Items* are "
-        "the route's own DynamoDB requests and items read (authentication and rate limit excluded); *KB read* the "
-        "size of the hour items in the range, which DynamoDB bills and pages by whatever the projection; *ms* "
-        "the median whole in-process request, *Own CPU ms* its CPU time outside boto3 and moto (the handler's own "
-        "code: parsing, shaping).",
+        f"Every path over the last 1, 30 and 366 days, by an organization token, for an organization of {small:,} "
+        f"and one of {large:,} devices ({setup[small][0]:,} and {setup[large][0]:,} aggregates, written directly in "
+        "the rollups' shape as setup). Every device is active one day of each month; "
+        f"{IPS} IP addresses every hour; the measured subscriber every hour. *Requests* and *Items* are the route's "
+        "own DynamoDB requests and items read (authentication and rate limit excluded); *Keys* the answer's map "
+        "keys (hours, subscribers, addresses); *ms* the whole in-process call on moto (one call each).",
         "",
-        table(header, rows),
+        table(["Path (GET /analytics/...)", "Days", *(f"{what} @{size:,}" for size in SIZES
+                                                     for what in ("Requests", "Items", "Keys")),
+               *(f"ms @{size:,}" for size in SIZES)], rows),
         "",
-        f"Target, the same requests at both sizes: **{'met' if all(met) else 'not met'}** over the {HOURS} hours "
-        f"measured ({sum(met)} of {len(met)} paths), **not met for the company paths over longer ranges**: an "
-        f"organization hour item is {_kb(sizes[small]['largest'])} KB at {small:,} devices and "
-        f"{_kb(sizes[large]['largest'])} KB at {large:,} (mostly its subscribers map), and a 1 MB Query page holds "
-        f"whole items, so a company call costs ⌈hours / (hours per page)⌉ Queries ({pages(small)}; {pages(large)}). "
-        "Subscriber paths read the device's own hours and cost the same at every size. A platform token (here "
-        "with 1 organization) made "
-        f"`{platform}` for data-usage: 1 Query of the organizations, then the organization-token cost per "
-        "organization. See docs/analytics.md, Costs.",
+        f"Targets. The totals paths (data usage, session count, per protocol) read the same at both sizes: "
+        f"**{'met' if totals_same else 'not met'}**, and at most 20 requests for 366 days: "
+        f"**{'met' if totals_bound <= 20 else 'not met'}** ({totals_bound}: the organization's 366 day items, a few "
+        "KB each whatever its size). The map paths (per subscriber, per IP address) read in proportion to the size "
+        "of their answer: items read per answer key from "
+        f"{min(ratios):.1f} to {max(ratios):.1f} — one entry per key and per period the range is cut into (hours "
+        "inside the days at its ends, days, months), never one per day and device; their requests are "
+        "the map shards (8) × the runs of periods (at most 5), read in parallel.",
         "",
     ])

@@ -33,8 +33,12 @@ class Settings(BaseModel):
     driver_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Days raw telemetry (connection events, app sessions, usage records) is kept before its TTL expires it.
     telemetry_retention_days: int = Field(default=400, ge=91, le=3650)
-    # The rollups read change-log entries older than this: an ingest batch finishes within it (make run sets it low).
+    # The rollups read the audit trail (a GSI, eventually consistent) up to this long ago (make run sets it low).
     rollup_settle_seconds: int = Field(default=60, ge=0, le=3600)
+    # The rollups' FIFO queue (one message group per lane) and the number of lanes: device d is aggregated by lane
+    # d % rollup_lanes, fixed for a deployment (docs/rollups.md).
+    rollup_queue_name: str = Field(default="fleetline-rollups.fifo", pattern=r"\.fifo$")
+    rollup_lanes: int = Field(default=4, ge=1, le=90)
 
     @model_validator(mode="after")
     def _driver_has_an_address(self):

@@ -13,8 +13,8 @@ from infra.functions import Function
 PERIOD_SECONDS = 300
 # Retries back off up to 15 minutes and a message has five receives: older than an hour means stuck.
 OLDEST_MESSAGE_SECONDS = 3600
-# The rollups run every 5 minutes and settle a minute: figures 20 minutes old mean three runs missed or behind.
-ROLLUP_LAG_SECONDS = 1200
+# The rollups' schedule ticks every 2 minutes; figures 10 minutes old mean a lane is stuck or far behind.
+ROLLUP_LAG_SECONDS = 600
 
 
 def alarm(name: str, description: str, namespace: str, metric: str, dimensions: dict, statistic: str = "Sum",
@@ -49,9 +49,9 @@ def table_alarms(prefix: str, table_name: str) -> dict:
 def rollup_lag_alarm(prefix: str) -> dict:
     """The rollups publish ROLLUP_LAG (seconds their figures are behind) every run: no data means no run either."""
     return {"RollupLagAlarm": alarm(
-        f"{prefix}-rollup-lag", "Rollup figures are over 20 minutes behind (or no run reported): is "
-        "roll_up_telemetry failing or throttled?", NAMESPACE, ROLLUP_LAG, {"service": SERVICE}, "Maximum",
-        ROLLUP_LAG_SECONDS, missing="breaching")}
+        f"{prefix}-rollup-lag", "Rollup figures are over 10 minutes behind (or no run reported): is "
+        "roll_up_telemetry or aggregate_telemetry failing or throttled?", NAMESPACE, ROLLUP_LAG,
+        {"service": SERVICE}, "Maximum", ROLLUP_LAG_SECONDS, missing="breaching")}
 
 
 def alarm_resources(stage: str, functions: list[Function], api_name: str, api_stage: str, table_name: str,
@@ -72,6 +72,10 @@ def alarm_resources(stage: str, functions: list[Function], api_name: str, api_st
             f"{prefix}-operations-backlog", "The oldest operation message waits for over an hour: is the agent "
             "running?", "AWS/SQS", "ApproximateAgeOfOldestMessage",
             {"QueueName": {"Fn::GetAtt": ["OperationsQueue", "QueueName"]}}, "Maximum", OLDEST_MESSAGE_SECONDS),
+        "RollupsDeadLetterQueueAlarm": alarm(
+            f"{prefix}-rollups-dlq", "A rollups message was given up on: its lane's pending work waits in the table; "
+            "see docs/rollups.md.", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": ["RollupsDeadLetterQueue", "QueueName"]}}, "Maximum"),
         "BulkDeadLetterQueueAlarm": alarm(
             f"{prefix}-bulk-dlq", "A bulk operation's round failed at every receive: see its worker's log group; "
             "the revival schedule asks for the round again.", "AWS/SQS", "ApproximateNumberOfMessagesVisible",

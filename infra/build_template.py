@@ -28,6 +28,7 @@ from pathlib import Path
 
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 from infra import alarms, gateway, security
 from infra.functions import lambda_functions
@@ -36,8 +37,9 @@ from infra.security import skip
 
 AGENT = "OperationsAgentHandler"   # Chalice's logical id for the operations_agent_handler function
 BULK_WORKER = "BulkOperationsWorker"
-# Each queue consumer's logical id -> the queue it waits for (partial batch responses on both).
-CONSUMERS = {AGENT: "OperationsQueue", BULK_WORKER: "BulkQueue"}
+ROLLUPS_WORKER = "AggregateTelemetry"   # aggregate_telemetry, the rollups queue's consumer
+# Each queue consumer's logical id -> the queue it waits for (partial batch responses on all).
+CONSUMERS = {AGENT: "OperationsQueue", BULK_WORKER: "BulkQueue", ROLLUPS_WORKER: "RollupsQueue"}
 LOG_RETENTION_DAYS = {"prod": 90, "dev": 14}
 # Said outright (cfn-lint I3011 asks): queues and logs go with the stack. A queued message only points at an
 # operation whose state lives in the table, and a kept log group would block re-creating the stack.
@@ -93,6 +95,7 @@ def merge_template(stage: str, app=None) -> dict:
             "TableName": {"Value": {"Ref": "Table"}},
             "OperationsQueueUrl": {"Value": {"Ref": "OperationsQueue"}},
             "OperationsDeadLetterQueueUrl": {"Value": {"Ref": "OperationsDeadLetterQueue"}},
+            "RollupsQueueUrl": {"Value": {"Ref": "RollupsQueue"}},
             "BulkQueueUrl": {"Value": {"Ref": "BulkQueue"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
         },
@@ -126,8 +129,9 @@ def _log_group(stage: str, function) -> dict:
 
 
 def stateful_resources(names: dict) -> dict:
-    """The table (encrypted with the DataKey), the operations queue with its dead-letter queue (encrypted by SQS:
-    a message names an operation, never a secret), the keys and the signing secret."""
+    """The table (encrypted with the DataKey), the operations, bulk and rollups queues with their dead-letter queues
+    (encrypted by SQS: a message names an operation or a record, never a secret), the keys and the signing
+    secret."""
     table = security.encrypted_table(schema.table_definition(names["TABLE_NAME"]))
     queue_name = names["OPERATIONS_QUEUE_NAME"]
     return {
@@ -151,6 +155,16 @@ def stateful_resources(names: dict) -> dict:
             **_cfn({k: v for k, v in bulk_queue.queue_attributes("").items() if k != "RedrivePolicy"}),
             "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]},
                               "maxReceiveCount": bulk_queue.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        # The rollups' lanes (chalicelib/rollups/lanes.py): what waits here is also in the table's pending logs or
+        # is a tick the schedule sends again, so the queues go with the stack.
+        "RollupsDeadLetterQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": lanes.dead_letter_queue_name(names["ROLLUP_QUEUE_NAME"]), "SqsManagedSseEnabled": True,
+            **_cfn(lanes.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        "RollupsQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": names["ROLLUP_QUEUE_NAME"], "SqsManagedSseEnabled": True,
+            **_cfn({k: v for k, v in lanes.queue_attributes("").items() if k != "RedrivePolicy"}),
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["RollupsDeadLetterQueue", "Arn"]},
+                              "maxReceiveCount": lanes.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
         **security.key_resources(names),
     }
 

@@ -39,6 +39,7 @@ class Grants:
     key: tuple[str, ...] = ()       # the device-secrets key
     secret: tuple[str, ...] = ()    # the signing key's secret (chalicelib/signing.py)
     bulk_queue: tuple[str, ...] = ()   # the bulk operations' round queue
+    rollups: tuple[str, ...] = ()      # the rollups' queue (chalicelib/rollups/lanes.py)
 
 
 GRANTS: dict[str, Grants] = {
@@ -51,7 +52,10 @@ GRANTS: dict[str, Grants] = {
         table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
                "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem"),
         queue=("sqs:SendMessage", "sqs:GetQueueUrl"), key=("kms:Encrypt",), secret=("secretsmanager:GetSecretValue",),
-        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+        bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl"),
+        # Ingest announces its records and DELETE its purges; POST /admin/rollups/ also consumes, joining the work.
+        rollups=("sqs:SendMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                 "sqs:ChangeMessageVisibility")),
     # The agent: reads by key and transitions in transactions (no Query); its event source mapping,
     # which runs with the function's role, receives, deletes and reads the queue's attributes; the agent
     # itself changes visibility (backoff, releasing skipped messages) after one GetQueueUrl. The GenieACS
@@ -80,6 +84,17 @@ GRANTS: dict[str, Grants] = {
                     "sqs:ChangeMessageVisibility", "sqs:SendMessage", "sqs:GetQueueUrl")),
     # Finds bulk operations whose round stalled (GSI3 query) and asks for it again.
     "revive_bulk_operations": Grants(table=TABLE_READS, bulk_queue=("sqs:SendMessage", "sqs:GetQueueUrl")),
+    # The rollups' schedule reads the audit trail (GSI2) and its watermark, reads the lanes' states, and sends the
+    # lanes their device changes and ticks.
+    "roll_up_telemetry": Grants(table=(*TABLE_READS, "dynamodb:UpdateItem"), rollups=("sqs:SendMessage",
+                                                                                      "sqs:GetQueueUrl")),
+    # The rollups' worker: units read and write the table in batches (no DeleteItem: deletes go in BatchWriteItem);
+    # its event source mapping receives, deletes and reads the queue's attributes with the function's role; it sends
+    # its own lane a tick when a backlog outlasts its time.
+    "aggregate_telemetry": Grants(
+        table=(*TABLE_READS, *TABLE_WRITES, "dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"),
+        rollups=("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage",
+                 "sqs:GetQueueUrl")),
 }
 # Any other schedule (health checks, rollups): reads, writes, transactions guarded by a ConditionCheck
 # (the device still exists) and batch writes (IAM has one action for batch puts and deletes); no DeleteItem,
@@ -159,6 +174,8 @@ def policy(stage: str, function: Function, arns=None) -> dict:
         statements.append(_statement("OperationsQueue", grants.queue, [arns.arn("sqs", queue_name)]))
     if grants.bulk_queue:
         statements.append(_statement("BulkQueue", grants.bulk_queue, [arns.arn("sqs", names["BULK_QUEUE_NAME"])]))
+    if grants.rollups:
+        statements.append(_statement("RollupsQueue", grants.rollups, [arns.arn("sqs", names["ROLLUP_QUEUE_NAME"])]))
     if grants.key:
         key, condition = arns.key(names["KMS_KEY_ID"])
         statements.append(_statement("DeviceSecrets", grants.key, [key],
@@ -230,14 +247,15 @@ def grants_table(app) -> str:
         return ", ".join(a.split(":", 1)[1] for a in actions) or "—"
 
     rows = ["| Function (kind) | DynamoDB: the table (and its indexes, for Query) | SQS: the operations queue "
-            "| SQS: the bulk queue | KMS: the device-secrets key | Secrets Manager: the signing key "
-            "| CloudWatch Logs |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+            "| SQS: the bulk queue | SQS: the rollups queue | KMS: the device-secrets key "
+            "| Secrets Manager: the signing key | CloudWatch Logs |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for function in lambda_functions(app):
         grants = grants_for(function)
         default = ", default grants" if function.name not in GRANTS else ""
         rows.append(f"| `{function.name}` ({function.kind}{default}) | {cell(grants.table)} | {cell(grants.queue)} "
-                    f"| {cell(grants.bulk_queue)} | {cell(grants.key)} | {cell(grants.secret)} | own log group |")
+                    f"| {cell(grants.bulk_queue)} | {cell(grants.rollups)} | {cell(grants.key)} "
+                    f"| {cell(grants.secret)} | own log group |")
     return "\n".join(rows)
 
 

@@ -5,15 +5,16 @@ from chalicelib import aws
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 
 SIGNING_KEY_BYTES = 48
 
 
 def provision() -> None:
-    """The table (from store.schema) with its TTL, the operations and bulk queues with their DLQs, the KMS key, and
-    the signing key's secret (chalicelib/signing.py: a random value, as the template's GenerateSecretString makes
-    one)."""
+    """The table (from store.schema) with its TTL, the operations, bulk and rollups queues with their DLQs, the KMS
+    key, and the signing key's secret (chalicelib/signing.py: a random value, as the template's GenerateSecretString
+    makes one)."""
     settings = get_settings()
     dynamodb = aws.client("dynamodb")
     dynamodb.create_table(**schema.table_definition(settings.table_name))
@@ -30,6 +31,11 @@ def provision() -> None:
     bulk_dead_letter_arn = sqs.get_queue_attributes(QueueUrl=bulk_dead_letter_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     sqs.create_queue(QueueName=settings.bulk_queue_name, Attributes=bulk_queue.queue_attributes(bulk_dead_letter_arn))
+    rollups_dead_letter_url = sqs.create_queue(QueueName=lanes.dead_letter_queue_name(settings.rollup_queue_name),
+                                               Attributes=lanes.dead_letter_attributes())["QueueUrl"]
+    rollups_dead_letter_arn = sqs.get_queue_attributes(QueueUrl=rollups_dead_letter_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sqs.create_queue(QueueName=settings.rollup_queue_name, Attributes=lanes.queue_attributes(rollups_dead_letter_arn))
     kms = aws.client("kms")
     key_id = kms.create_key(Description="Fleetline device secrets")["KeyMetadata"]["KeyId"]
     if settings.kms_key_id.startswith("alias/"):

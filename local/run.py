@@ -73,12 +73,15 @@ class BackgroundWorkers:
 
 
 def background_workers() -> BackgroundWorkers:
-    """The workers started once the API answers: the operations agent and the schedules."""
+    """The workers started once the API answers: the operations agent, the rollups' consumers and the schedules."""
     from app import app  # imported here: the environment must be set first
-    from local.workers import agent_loop, bulk_loop, schedule_loop
+    from chalicelib.config import get_settings
+    from local.workers import agent_loop, bulk_loop, lanes_loop, schedule_loop
 
     workers = BackgroundWorkers()
     workers.add("agent", agent_loop(app))
+    for n in range(get_settings().rollup_lanes):   # one consumer a lane, as Lambda runs one per busy message group
+        workers.add(f"rollups-{n}", lanes_loop(app))
     workers.add("schedules", schedule_loop(app))
     workers.add("bulk operations", bulk_loop(app))
     return workers
@@ -95,8 +98,8 @@ def local_environment(moto_port: int) -> dict[str, str]:
         "AWS_REGION": "us-east-1",
         # No CloudWatch here: metric blobs would only clutter the console and the logs.
         "POWERTOOLS_METRICS_DISABLED": "true",
-        # An ingest batch on this machine finishes within a second or two, and the rollups that fire as the
-        # workers start must see the demo's telemetry loaded just before (chalicelib/rollups/changes.py).
+        # The audit trail (a GSI) is read up to this long ago: the rollups that fire as the workers start must see the
+        # demo's devices created just before (chalicelib/rollups/devices.py). moto's GSIs are never behind.
         "ROLLUP_SETTLE_SECONDS": "2",
     }
 

@@ -1,8 +1,8 @@
 """A week of telemetry for make run's demo fleet: connection sessions, app sessions and usage records.
 
 Built as ingestion builds them (chalicelib.telemetry.ingest.items_of) and written in the same order, raw
-records then their change-log entries, in BatchWriteItem batches of 25: the rollups find the demo as they
-find any ingested batch. Left out, for make run's 60 s: the per-record checks and look-ups of the HTTP path
+records then their announcement to the rollup lanes, in BatchWriteItem batches of 25: the rollups find the demo as
+they find any ingested batch. Left out, for make run's 60 s: the per-record checks and look-ups of the HTTP path
 (the records are built valid) and the de-duplication guards (demo event ids are unique by construction, and
 "demo-" ids are never re-sent). A few records per device and day.
 """
@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from tqdm import tqdm
 
 from chalicelib import clock
+from chalicelib.rollups import lanes
 from chalicelib.telemetry import db
 from chalicelib.telemetry.ingest import items_of
 from chalicelib.telemetry.models import AppSession, ConnectionEvent, TelemetryRecord, UsageRecord
 
 DAYS = 7
-CHUNK = 1_000        # records per write: whole BatchWriteItem requests, few change-log entries per device
+CHUNK = 1_000        # records per write: whole BatchWriteItem requests, few lane messages per device
 WRITERS = 4          # concurrent writes: the moto server answers while this process builds the next batch
 APPS = (             # (app_id, app_name, app_category, typical response ms, failure rate)
     ("acs.inform", "ACS Inform", "management", 180, 0.01),
@@ -56,7 +57,7 @@ def load_demo_telemetry(devices: dict[int, list[int]], days: int = DAYS, seed: i
 def _write(kind: str, records: list[tuple[TelemetryRecord, dict]]) -> int:
     raw, _, buckets = items_of(kind, records)
     db.put_all(raw)
-    db.put_all(db.change_log_items(buckets, clock.now()))
+    lanes.announce_records(buckets)
     return len(records)
 
 

@@ -1,4 +1,5 @@
-"""The agent and the schedules for `make run`, which `chalice local` does not run (STYLE fact 9).
+"""The agent, the rollups' queue consumer and the schedules for `make run`, which `chalice local` does not run
+(STYLE fact 9).
 
 Each worker calls the same handler the Lambda runs (`app.handler_map[name]`), with the event AWS
 would send, so the local run exercises the deployed code path.
@@ -13,6 +14,7 @@ from chalice.local import LambdaContext
 
 from chalicelib import aws
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 
 
 def _context(name: str) -> LambdaContext:
@@ -59,6 +61,14 @@ class QueueWorker:
         return len(received)
 
 
+class LaneWorker(QueueWorker):
+    """The rollups' queue consumer (aggregate_telemetry): what the event source mapping does deployed."""
+
+    def __init__(self, app):
+        # A tick's units get a Lambda's time: the local run has no 15-minute limit, but units are bounded anyway.
+        super().__init__(app, "aggregate_telemetry", lanes.queue_url, timeout_seconds=300)
+
+
 class ScheduleRunner:
     """Fires every @app.schedule handler on its rate (cron expressions are not run locally)."""
 
@@ -95,6 +105,11 @@ def _seconds(expression) -> float | None:
 def agent_loop(app, log=print):
     """A BackgroundWorkers worker: poll the operations queue until stopped."""
     return polling_loop(QueueWorker(app), "agent", log)
+
+
+def lanes_loop(app, log=print):
+    """A BackgroundWorkers worker: consume the rollups queue until stopped (make run starts one a lane)."""
+    return polling_loop(LaneWorker(app), "rollups", log)
 
 
 def polling_loop(worker: QueueWorker, label: str, log=print):

@@ -1,35 +1,42 @@
-"""Reads of the rollups' hourly aggregates (API.md §8): one key-range Query per partition, never the raw records.
+"""Reads of the rollups' aggregates (API.md §8); never a raw record. docs/analytics.md has the costs.
 
-An hour item exists only for hours that held records, so a range costs what it holds, not its length: at most
-8,784 items (366 days) per partition, read 1 MB per Query page.
+- Totals (data usage, sessions, protocols) of an organization: its day items, hour by hour inside (366 for a year).
+- Maps (subscribers, IP addresses) of an organization: its day and month entries of the periods that tile the range
+  (ranges.py; a day entry holds its hours), in MAP_SHARDS partitions per level, read on parallel threads.
+- A subscriber: its own hour and day items (hours and addresses inside, or addresses spilled into items of their own).
 """
-from boto3.dynamodb.conditions import Key
+from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib import clock
-from chalicelib.analytics.models import HourRange
 from chalicelib.store import dynamo, schema
 
-# What each figure needs from an hour item. DynamoDB bills and pages by the whole item whatever the projection,
-# but a projection keeps the large maps (subscribers, ips) off the wire and out of deserialisation.
-DIRECTION = ("hour", "mo_bytes", "mt_bytes")
-SESSIONS = ("hour", "sessions")
-PROTOCOLS = ("hour", "protocols")
-IPS = ("hour", "ips")
-SUBSCRIBERS = ("hour", "subscribers")
+THREADS = 8
 
 
-def organization_hours(organization_id: int, hours: HourRange, attributes: tuple[str, ...]) -> list[dict]:
-    """An organization's hour items from hours.first to hours.last, oldest first."""
-    low = schema.organization_hour_key(organization_id, clock.iso(hours.first))
-    high = schema.organization_hour_key(organization_id, clock.iso(hours.last))
-    return _key_range(low, high, attributes)
+def organization_days(organization_id: int, first_day: str, last_day: str) -> list[dict]:
+    return _range(schema.organization_day_partition(organization_id), first_day, last_day)
 
 
-def device_hours(device_id: int, hours: HourRange, attributes: tuple[str, ...]) -> list[dict]:
-    """A device's hour items from hours.first to hours.last, oldest first."""
-    low = schema.device_hour_key(device_id, clock.iso(hours.first))
-    high = schema.device_hour_key(device_id, clock.iso(hours.last))
-    return _key_range(low, high, attributes)
+def organization_map(organization_id: int, kind: str, reads: list[tuple[str, str, str]]) -> list[list[dict]]:
+    """The organization's map entries (SUB or IP) of each read (level D or M, first and last period), in order."""
+    queries = [(index, schema.map_partition(organization_id, kind, level, shard), f"{first}#", f"{last}#~")
+               for index, (level, first, last) in enumerate(reads) for shard in range(schema.MAP_SHARDS)]
+    out: list[list[dict]] = [[] for _ in reads]
+    with ThreadPoolExecutor(min(THREADS, len(queries))) as pool:
+        for index, items in zip((q[0] for q in queries), pool.map(lambda q: _range(*q[1:]), queries), strict=True):
+            out[index] += items
+    return out
+
+
+def device_items(device_id: int, level: str, first: str, last: str) -> list[dict]:
+    """A device's hour (H) or day (D) items from period `first` to `last`, every organization's."""
+    return _range(schema.device_aggregates_partition(device_id), schema.device_period_sort_value(level, first),
+                  schema.device_period_sort_value(level, last) + "#~")
+
+
+def spilled_ips(device_id: int, level: str, period: str, organization_id: int) -> list[dict]:
+    """The address items of a device's hour or day that holds too many addresses to keep them inside."""
+    prefix = schema.device_ip_key(device_id, level, period, organization_id, "")["SK"]
+    return _range(schema.device_aggregates_partition(device_id), prefix, prefix + "~")
 
 
 def organization_ids() -> list[int]:
@@ -39,7 +46,7 @@ def organization_ids() -> list[int]:
     return [organization.id for organization in organizations_db.list_all()]
 
 
-def _key_range(low: dict, high: dict, attributes: tuple[str, ...]) -> list[dict]:
-    names = {f"#a{i}": name for i, name in enumerate(attributes)}
-    return dynamo.query_all(KeyConditionExpression=Key("PK").eq(low["PK"]) & Key("SK").between(low["SK"], high["SK"]),
-                            ProjectionExpression=", ".join(names), ExpressionAttributeNames=names)
+def _range(pk: str, low: str, high: str) -> list[dict]:
+    # Plain expression strings: boto3's condition builder is not thread-safe, and map reads run on threads.
+    return dynamo.query_all(KeyConditionExpression="PK = :pk AND SK BETWEEN :low AND :high",
+                            ExpressionAttributeValues={":pk": pk, ":low": low, ":high": high})

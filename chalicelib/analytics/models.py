@@ -70,6 +70,23 @@ class AnalyticsQuery(BaseModel):
         return HourRange(floor_hour(self.startDate), floor_hour(self.endDate))
 
 
+MAP_SLICE = 10_000   # keys per slice at most (above is clamped): a few hundred KB, far below the 5 MB an answer carries
+
+
+class MapQuery(AnalyticsQuery):
+    """The by-subscriber and by-IP paths (an extension of the seed, API.md §8): without limit and offset the whole map;
+    with either, the slice of its keys in ascending order, and the answer adds `count`."""
+    limit: Annotated[int, Field(ge=1)] | None = None
+    offset: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
+
+    def sliced(self) -> bool:
+        return self.limit is not None or self.offset is not None
+
+    def window(self) -> tuple[int, int]:
+        """(offset, limit) of the slice."""
+        return self.offset or 0, min(self.limit or MAP_SLICE, MAP_SLICE)
+
+
 class SubscriberQuery(AnalyticsQuery):
     """The subscriber paths' query: the seed also lists physicalId among their query parameters (marked required,
     beside the path parameter), so a client that repeats it there is served; the path names the subscriber."""
@@ -80,3 +97,7 @@ class SubscriberQuery(AnalyticsQuery):
         if self.physicalId is not None and self.physicalId.strip().casefold() != in_path.strip().casefold():
             raise BadRequest("The physicalId query parameter differs from the path's.", code="INVALID_QUERY",
                              details=[field_problem("physicalId", "differs from the path's physicalId")])
+
+
+class SubscriberMapQuery(SubscriberQuery, MapQuery):
+    """The subscriber by-IP path: a physicalId and a slice."""

@@ -1,13 +1,12 @@
-"""The original Analytics API's response shapes (API.md §8), folded from hour items: string values, `+00:00` keys.
-
-Every function takes hour items of any number of partitions (a platform token reads one per organization) and
-adds up what shares a key, so the shapes do not care where the items came from. See docs/analytics.md.
-"""
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+"""The original Analytics API's response shapes (API.md §8): string values, `+00:00` keys. Figures come in already
+summed by hour, protocol or key (service.py reads them); see docs/analytics.md."""
+import json
 from datetime import UTC, datetime
 
 from chalicelib import clock
+from chalicelib.errors import BadRequest, field_problem
+
+MAX_ANSWER_BYTES = 5 * 1024 * 1024   # API.md §8: what one response can carry
 
 
 def moment_label(at: str | datetime) -> str:
@@ -16,65 +15,65 @@ def moment_label(at: str | datetime) -> str:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
 
-def data_usage(items: Iterable[dict]) -> list[dict]:
-    """[FormattedDataUsageByDirection]: hours with any usage, in both maps (one direction may be "0")."""
-    mo, mt = Counter(), Counter()
-    for item in items:
-        sent, received = int(item.get("mo_bytes", 0)), int(item.get("mt_bytes", 0))
-        if sent + received:
-            hour = moment_label(item["hour"])
-            mo[hour] += sent
-            mt[hour] += received
-    return [{"mobileTerminated": _strings(mt), "mobileOriginated": _strings(mo)}]
+def data_usage(hours: dict[str, list[int]]) -> list[dict]:
+    """[FormattedDataUsageByDirection] from {hour: [sessions, mo, mt]}: hours with any usage, in both maps (one
+    direction may be "0")."""
+    used = sorted(hour for hour, (_, mo, mt) in hours.items() if mo + mt)
+    return [{"mobileTerminated": {moment_label(hour): str(hours[hour][2]) for hour in used},
+             "mobileOriginated": {moment_label(hour): str(hours[hour][1]) for hour in used}}]
 
 
-def session_count(items: Iterable[dict]) -> dict:
+def session_count(hours: dict[str, list[int]]) -> dict:
     """FormattedCompanySessionCount: {"content": {hour: "sessions"}}, hours with at least one Start event."""
-    sessions = Counter()
-    for item in items:
-        if count := int(item.get("sessions", 0)):
-            sessions[moment_label(item["hour"])] += count
-    return {"content": _strings(sessions)}
+    return {"content": {moment_label(hour): str(hours[hour][0]) for hour in sorted(hours) if hours[hour][0]}}
 
 
-def usage_by_protocol(items: Iterable[dict]) -> dict:
+def usage_by_protocol(protocols: dict[str, dict[str, int]]) -> dict:
     """The content of FormattedDataUsageByNetworkProtocol: {protocol: {hour: "bytes"}}."""
-    protocols: dict[str, Counter] = defaultdict(Counter)
-    for item in items:
-        hour = moment_label(item["hour"])
-        for protocol, used in (item.get("protocols") or {}).items():
-            protocols[protocol][hour] += int(used)
-    return {protocol: _strings(protocols[protocol]) for protocol in sorted(protocols)}
+    return {protocol: {moment_label(hour): str(used) for hour, used in sorted(protocols[protocol].items()) if used}
+            for protocol in sorted(protocols) if any(protocols[protocol].values())}
 
 
-def usage_by_ip(items: Iterable[dict]) -> dict:
-    """FormattedCompany/SubscriberDataUsageByIpAddress: {"dataUsageByIp": {ip: {"lastSeen", "bytes"}}, "totalData"}."""
-    used, last_seen = _by_key(items, "ips")
-    return {"dataUsageByIp": {ip: {"lastSeen": moment_label(last_seen[ip]), "bytes": str(used[ip])}
-                              for ip in sorted(used)},
-            "totalData": sum(used.values())}
+def usage_by_ip(entries: dict[str, list], window: tuple[int, int] | None) -> tuple[dict, int]:
+    """(FormattedCompany/SubscriberDataUsageByIpAddress, number of addresses) from {ip: [bytes, last seen]}; with a
+    window (offset, limit), that slice of the addresses in ascending order, the total still the whole map's."""
+    keys = _slice(entries, window)
+    return ({"dataUsageByIp": {ip: {"lastSeen": moment_label(entries[ip][1]), "bytes": str(entries[ip][0])}
+                               for ip in keys},
+             "totalData": sum(used for used, _ in entries.values())}, len(entries))
 
 
-def usage_by_subscriber(items: Iterable[dict]) -> dict:
-    """FormattedDataUsageBySubscriber: {"subscriberDataUsage": {physicalId: {lastSeen: "bytes"}}, "totalDataUsage"}."""
-    used, last_seen = _by_key(items, "subscribers")
-    return {"subscriberDataUsage": {subscriber: {moment_label(last_seen[subscriber]): str(used[subscriber])}
-                                    for subscriber in sorted(used)},
-            "totalDataUsage": sum(used.values())}
+def usage_by_subscriber(entries: dict[str, list], window: tuple[int, int] | None) -> tuple[dict, int]:
+    """(FormattedDataUsageBySubscriber, number of subscribers): {"subscriberDataUsage": {physicalId: {lastSeen:
+    "bytes"}}, "totalDataUsage"}, sliced as usage_by_ip."""
+    keys = _slice(entries, window)
+    return ({"subscriberDataUsage": {key: {moment_label(entries[key][1]): str(entries[key][0])} for key in keys},
+             "totalDataUsage": sum(used for used, _ in entries.values())}, len(entries))
 
 
-def _by_key(items: Iterable[dict], attribute: str) -> tuple[Counter, dict[str, datetime]]:
-    """Bytes summed and the latest last_seen of each key of a {key: {"bytes", "last_seen"}} map, over all hours."""
-    used, last_seen = Counter(), {}
-    for item in items:
-        for key, figures in (item.get(attribute) or {}).items():
-            used[key] += int(figures.get("bytes", 0))
-            seen = clock.parse_iso(figures.get("last_seen") or item["hour"])
-            if key not in last_seen or seen > last_seen[key]:
-                last_seen[key] = seen
-    return used, last_seen
+def _slice(entries: dict, window: tuple[int, int] | None) -> list[str]:
+    keys = sorted(entries)
+    if window is None:
+        return keys
+    offset, limit = window
+    return keys[offset:offset + limit]
 
 
-def _strings(figures: Counter) -> dict[str, str]:
-    """Hour-keyed figures as the seed writes them: string values, hours in order (the labels sort as time)."""
-    return {hour: str(figures[hour]) for hour in sorted(figures)}
+def fitting(body: dict, sliced: bool | None = None) -> dict:
+    """The answer, unless it is larger than one response can carry.
+
+    Raises:
+        BadRequest: RESPONSE_TOO_LARGE, naming the limit and what narrows the answer (`sliced` says whether the path
+        takes limit and offset: False when it does and they were not given).
+    """
+    size = len(json.dumps(body, separators=(",", ":")))
+    if size <= MAX_ANSWER_BYTES:
+        return body
+    if sliced is False:
+        raise BadRequest(f"The answer would be {size:,} bytes, over the {MAX_ANSWER_BYTES:,} one response carries: "
+                         "ask for a slice of it with limit and offset, or for a shorter range.",
+                         code="RESPONSE_TOO_LARGE", details=[field_problem("limit", "needed for an answer this large"),
+                                                             field_problem("offset", "pages through the map")])
+    raise BadRequest(f"The answer would be {size:,} bytes, over the {MAX_ANSWER_BYTES:,} one response carries: ask "
+                     "for a shorter range (startDate, endDate), or a smaller limit.", code="RESPONSE_TOO_LARGE",
+                     details=[field_problem("endDate", "narrow the range")])

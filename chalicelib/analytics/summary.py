@@ -1,20 +1,21 @@
 """Device App Connection Summary (API.md §7): the precomputed summary of the caller's filters and a page of
 precomputed device rows; never a telemetry record (chalicelib/rollups writes every item read here).
 
-A request costs the same whatever the fleet size or the window: 1 GetItem (the last run: last_updated and
-the windows), 1 GetItem for the summary of (scope, window, device type, app category) (+1 when the scope
-never saw that category: its "*" sibling gives the device counts), 1 Query for the page's index entries (by
-key for every filter but `app_category` with a `status`, a FilterExpression: docs/rollups.md), and
-1 BatchGetItem per 100 rows; +1 GetItem to resolve an organization given by name.
+A request costs the same whatever the fleet size or the window: 1 Query (every lane's state: last_updated), 1 Query
+for the summary of (scope, window, device type, app category) (each lane's share of it; +1 for its "*" sibling,
+which gives the device counts of a category), 1 Query for the page's index entries (by key for every filter but
+`app_category` with a `status`, a FilterExpression: docs/rollups.md), and 1 BatchGetItem per 100 rows; +1 GetItem
+to resolve an organization given by name.
 """
 import json
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.conditions import Attr, Key
 
-from chalicelib import aws, clock, organizations
+from chalicelib import clock, organizations
 from chalicelib.analytics.summary_models import SummaryQuery
+from chalicelib.config import get_settings
 from chalicelib.paging import Paging
 from chalicelib.rollups.windows import ALIASES, BY_NAME, Window, period
 from chalicelib.store import dynamo, schema
@@ -48,8 +49,7 @@ def connection_summary(principal: Principal, query: SummaryQuery, paging: Paging
                                                                      query.organization_id))
     window = BY_NAME[ALIASES.get(query.time_range, query.time_range)]
     category = query.app_category or ALL
-    last_run = dynamo.get(schema.rollup_state_key("WINDOWS"))
-    computed_at = last_run["computed_at"] if last_run else None
+    computed_at = _last_updated()
     figures = _summary(scope, window.name, query.device_type or ALL, category)
     entries, more = _index_page(scope, window.name, query, paging)
     rows = _rows([int(entry["device_id"]) for entry in entries])
@@ -64,17 +64,46 @@ def connection_summary(principal: Principal, query: SummaryQuery, paging: Paging
     return SummaryPage(head, _insights(figures, window), results, count, more, last)
 
 
+def _last_updated() -> str | None:
+    """The smallest computed_at of the rollup lanes: every lane's figures are at least that recent (None until every
+    lane has run once)."""
+    states = {int(item["SK"]): item.get("computed_at") for item in dynamo.query_all(
+        KeyConditionExpression=Key("PK").eq(schema.LANE_STATES_PK), ProjectionExpression="SK, computed_at")}
+    times = [states.get(lane) for lane in range(get_settings().rollup_lanes)]
+    return None if any(t is None for t in times) else min(times)
+
+
 def _summary(scope: str, window: str, device_type: str, category: str) -> dict:
-    item = dynamo.get(schema.summary_key(scope, window, device_type, category))
-    if item is not None:
-        return json.loads(item["figures"])
+    figures = _summed(scope, window, device_type, category)
     if category != ALL:
-        # No device of this scope and type had attempts in this category: every one of them is inactive in it.
-        base = dynamo.get(schema.summary_key(scope, window, device_type, ALL))
-        if base is not None:
-            figures = json.loads(base["figures"])
-            return {**_empty(), "devices": figures["devices"], "types": figures["types"]}
-    return _empty()
+        # A category's items count activity only: the device counts are its "*" sibling's.
+        base = _summed(scope, window, device_type, ALL)
+        figures["devices"], figures["types"] = base["devices"], base["types"]
+    return figures
+
+
+def _summed(scope: str, window: str, device_type: str, category: str) -> dict:
+    """The lanes' shares of one summary, added up (rollups/summaries.py writes them)."""
+    out = _empty()
+    items = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.summary_partition(scope, window, device_type,
+                                                                                          category)),
+                             ProjectionExpression="figures")
+    for item in items:
+        for name, value in json.loads(item["figures"]).items():
+            head, _, key = name.partition(":")
+            if head in _FIELDS:
+                out[_FIELDS[head]] += Decimal(str(value)) if head == "rt" else int(value)
+            elif head in ("a", "u"):
+                out["apps"].setdefault(key, [0, 0])[head == "u"] += int(value)
+            elif head in ("d", "t"):
+                table = out["days" if head == "d" else "types"]
+                table[key] = table.get(key, 0) + int(value)
+    out["apps"] = {app: figures for app, figures in out["apps"].items() if figures[0]}
+    out["app_count"] = len(out["apps"])
+    return out
+
+
+_FIELDS = {"n": "devices", "act": "active", "fail": "failed", "att": "attempts", "suc": "successes", "rt": "rt"}
 
 
 def _empty() -> dict:
@@ -98,15 +127,10 @@ def _index_page(scope: str, window: str, query: SummaryQuery, paging: Paging) ->
 
 
 def _rows(device_ids: list[int]) -> dict[int, dict]:
-    """The devices' rows, by BatchGetItem (100 keys a request), re-asking for what DynamoDB left unprocessed."""
-    client, table, found = aws.dynamodb(), dynamo.table_name(), {}
-    for start in range(0, len(device_ids), 100):
-        pending = {table: {"Keys": [schema.summary_row_key(d) for d in device_ids[start:start + 100]]}}
-        while pending:
-            answer = client.batch_get_item(RequestItems=pending)
-            found.update({int(item["device_id"]): item for item in answer["Responses"].get(table, [])})
-            pending = answer.get("UnprocessedKeys") or None
-    return found
+    """The devices' rows (BatchGetItem, 100 keys a request): what a page shows, not the state beside it."""
+    items = dynamo.batch_get([schema.summary_row_key(d) for d in device_ids],
+                             projection="device_id, device_name, device_type, organization, figures")
+    return {int(item["device_id"]): item for item in items}
 
 
 def _one_decimal(value: Decimal) -> float:

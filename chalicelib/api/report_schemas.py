@@ -160,10 +160,17 @@ class DeviceAppConnectionSummary(page_of(DeviceConnectionSummary)):
 
 
 class RollupRun(View):
-    """What one POST /admin/rollups/ did."""
-    rounds: Count
+    """What one POST /admin/rollups/ did: caught up (200), or the lanes still behind (202, Retry-After)."""
     caught_up: bool
+    lanes: Count
+    lanes_behind: list[Count]
+    units: Count
+    devices: Count
     duration_ms: Count
+    records_read: Count
+    items_read: Count
+    items_written: Count
+    requests: Count
     last_updated: datetime | None
 
 
@@ -193,6 +200,8 @@ class FormattedDataUsageBySubscriber(View):
 
 class DataUsageBySubscriber(View):
     content: FormattedDataUsageBySubscriber
+    count: Count | None = None
+    """With limit or offset: how many subscribers the whole map has."""
 
 
 class FormattedDataUsageByNetworkProtocol(View):
@@ -211,3 +220,5 @@ class FormattedDataUsageByIpAddress(View):
 
 class DataUsageByIpAddress(View):
     content: list[FormattedDataUsageByIpAddress]
+    count: Count | None = None
+    """With limit or offset: how many addresses the whole map has."""

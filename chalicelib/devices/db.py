@@ -198,6 +198,8 @@ def delete(old: dict, changes: dict, actor: dict | None) -> None:
     owned = dynamo.query_all(KeyConditionExpression=Key("PK").eq(schema.device_partition(device_id)),
                              ProjectionExpression="PK, SK")
     dynamo.delete_keys(owned)
+    from chalicelib.rollups import purge  # its telemetry and aggregates go in the background (docs/rollups.md)
+    purge.request(int(old["id"]))
 
 
 def list_page(organization_id: int | None, type_id: int | None, up: bool | None, changed_since: str | None,

@@ -1,28 +1,30 @@
-"""The rollups' DynamoDB access: consistent Queries, batched writes, the state partition and the run's lease.
+"""The rollups' DynamoDB access, through the store toolkit, counted: a unit reports the records it read, the items
+it read and wrote and the requests it made (powertools metrics, POST /admin/rollups/'s answer, the bench).
 
-Every request goes through here and is counted (`counts`): the run reports records read, items written and
-requests made, as powertools metrics and in POST /admin/rollups/'s answer. Only GetItem, Query, PutItem,
-UpdateItem and BatchWriteItem are used: the scheduled Lambda's default grants (infra/policy.py).
-Reads are strongly consistent: a run reads back buckets it has just written (a day from its hours).
+Reads of the table are strongly consistent: a unit reads what the previous unit of its lane wrote, and the raw
+records an ingest wrote before it sent its message. Requests of one unit may run on several threads.
 """
 import json
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chalicelib import aws
-from chalicelib.store import dynamo, schema
+from chalicelib.store import dynamo
+
+THREADS = 8        # concurrent requests of one unit (DynamoDB answers each in milliseconds; the Lambda waits)
 
 
 @dataclass
 class Counts:
     records_read: int = 0     # raw telemetry items
-    changes_read: int = 0     # change-log entries and audit entries
-    items_read: int = 0       # aggregates and state
-    items_written: int = 0    # puts and deletes
+    items_read: int = 0       # aggregates, states, pending and journal items
+    items_written: int = 0    # puts, deletes and guarded adds
     requests: int = 0
 
     def as_dict(self) -> dict:
@@ -30,6 +32,7 @@ class Counts:
 
 
 counts = Counts()
+_lock = threading.Lock()
 
 
 def reset_counts() -> Counts:
@@ -38,87 +41,151 @@ def reset_counts() -> Counts:
     return counts
 
 
-def _condition(pk_name: str, sk_name: str, pk: str, low: str | None, high: str | None):
-    condition = Key(pk_name).eq(pk)
+def _count(requests: int = 0, read: int = 0, records: int = 0, written: int = 0) -> None:
+    with _lock:
+        counts.requests += requests
+        counts.items_read += read
+        counts.records_read += records
+        counts.items_written += written
+
+
+def key_range(pk: str, low: str | None = None, high: str | None = None, *, pk_name: str = "PK",
+              sk_name: str = "SK", attributes: tuple[str, ...] = ()) -> dict:
+    """Query arguments for low <= sort key <= high (either may be None), as plain expression strings: boto3's
+    condition builder is one per client and not thread-safe, and a unit queries from several threads."""
+    names, values = {"#pk": pk_name, "#sk": sk_name}, {":pk": pk}
+    expression = "#pk = :pk"
     if low is not None and high is not None:
-        return condition & Key(sk_name).between(low, high)
-    if low is not None:
-        return condition & Key(sk_name).gte(low)
-    if high is not None:
-        return condition & Key(sk_name).lte(high)
-    return condition
-
-
-def query(pk: str, low: str | None = None, high: str | None = None, *, index: str | None = None,
-          attributes: tuple[str, ...] = (), kind: str = "items") -> list[dict]:
-    """Every item of a partition with low <= sort key <= high, in sort order (all pages); only `attributes`
-    when named (DynamoDB reads whole items all the same, but sends and decodes less)."""
-    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
-    kwargs: dict[str, Any] = {"KeyConditionExpression": _condition(pk_name, sk_name, pk, low, high)}
-    if index:
-        kwargs["IndexName"] = index
+        expression += " AND #sk BETWEEN :low AND :high"
+        values |= {":low": low, ":high": high}
+    elif low is not None:
+        expression += " AND #sk >= :low"
+        values[":low"] = low
+    elif high is not None:
+        expression += " AND #sk <= :high"
+        values[":high"] = high
     else:
-        kwargs["ConsistentRead"] = True   # GSIs cannot be read consistently; callers overlay what they wrote
+        del names["#sk"]
+    out: dict[str, Any] = {"KeyConditionExpression": expression, "ExpressionAttributeValues": values}
     if attributes:
-        names = {f"#p{i}": name for i, name in enumerate(attributes)}
-        kwargs |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
+        projected = {f"#a{i}": name for i, name in enumerate(dict.fromkeys(attributes))}
+        names |= projected
+        out["ProjectionExpression"] = ", ".join(projected)
+    out["ExpressionAttributeNames"] = names
+    return out
+
+
+def query(pk: str, low: str | None = None, high: str | None = None, *, attributes: tuple[str, ...] = (),
+          records: bool = False, limit: int | None = None) -> list[dict]:
+    """The items of a partition with low <= sort key <= high, in order (all pages, or the first `limit`)."""
+    kwargs: dict[str, Any] = {**key_range(pk, low, high, attributes=attributes), "ConsistentRead": True}
     items, last = [], None
     while True:
-        page, last = dynamo.query(**kwargs, **({"ExclusiveStartKey": last} if last else {}))
-        _read(kind, len(page))
+        start = {"ExclusiveStartKey": last} if last else {}
+        page, last = dynamo.query(**kwargs, **start, **({"Limit": limit - len(items)} if limit else {}))
+        _count(requests=1, read=0 if records else len(page), records=len(page) if records else 0)
         items += page
-        if not last:
+        if not last or (limit and len(items) >= limit):
             return items
 
 
-def query_after(pk: str, after: str | None, below: str, limit: int, *, index: str | None = None,
-                attributes: tuple[str, ...] = (), kind: str = "changes") -> tuple[list[dict], bool]:
-    """Up to `limit` items with after < sort key < below, in order; and whether more are there."""
-    pk_name, sk_name = (f"{index}PK", f"{index}SK") if index else ("PK", "SK")
-    condition = Key(pk_name).eq(pk) & (Key(sk_name).between(after, below) if after else Key(sk_name).lt(below))
-    kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
-    if attributes:
-        names = {f"#p{i}": name for i, name in enumerate(attributes)}
-        kwargs |= {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
-    if index:
-        kwargs["IndexName"] = index
-    else:
-        kwargs["ConsistentRead"] = True
+def query_index(index: str, pk: str, after: str | None, below: str, limit: int,
+                attributes: tuple[str, ...] = ()) -> tuple[list[dict], bool]:
+    """Up to `limit` items of an index partition with after < sort key < below, in order; and whether more remain."""
+    sk = f"{index}SK"
+    # `between` is inclusive: the item at the watermark was taken by the previous run, and dropped below.
+    kwargs: dict[str, Any] = {**key_range(pk, after, below, pk_name=f"{index}PK", sk_name=sk,
+                                          attributes=(sk, *attributes) if attributes else ()), "IndexName": index}
+    if after is None:
+        kwargs["KeyConditionExpression"] = kwargs["KeyConditionExpression"].replace("<= :high", "< :high")
     items, last = [], None
     while len(items) < limit:
-        page, last = dynamo.query(Limit=limit - len(items) + 1, **kwargs,
-                                  **({"ExclusiveStartKey": last} if last else {}))
-        _read(kind, len(page))
-        # `between` is inclusive: the item at the watermark was taken by the previous run, and `below`
-        # (an instant) never equals a sort key (an instant followed by "#...").
-        items += [item for item in page if item[sk_name] not in (after, below)]
+        start = {"ExclusiveStartKey": last} if last else {}
+        page, last = dynamo.query(Limit=limit - len(items) + 1, **kwargs, **start)
+        _count(requests=1, read=len(page))
+        items += [item for item in page if item[sk] not in (after, below)]
         if not last:
             break
     return items[:limit], len(items) > limit or last is not None
 
 
 def get(key: dict) -> dict | None:
-    counts.requests += 1
+    _count(requests=1)
     item = dynamo.get(key, consistent=True)
-    counts.items_read += item is not None
+    _count(read=item is not None)
     return item
 
 
-def _read(kind: str, n: int) -> None:
-    counts.requests += 1
-    if kind == "records":
-        counts.records_read += n
-    elif kind == "changes":
-        counts.changes_read += n
-    else:
-        counts.items_read += n
+def batch_get(keys: Iterable[dict]) -> dict[tuple[str, str], dict]:
+    """{(PK, SK): item} of the keys that exist (BatchGetItem, 100 keys a request)."""
+    distinct = list({(k["PK"], k["SK"]): k for k in keys}.values())
+    if not distinct:
+        return {}
+    found = dynamo.batch_get(distinct)
+    _count(requests=-(-len(distinct) // dynamo.BATCH_GET), read=len(found))
+    return {(item["PK"], item["SK"]): item for item in found}
 
 
-def write(puts: list[dict] = (), deletes: list[dict] = ()) -> None:
-    """BatchWriteItem (store.dynamo.batch_write), counted for the run's metrics."""
-    counts.requests += dynamo.batch_write(puts, deletes)
-    counts.items_written += len({(i["PK"], i["SK"]) for i in [*puts, *deletes]})
+def write(puts: Iterable[dict] = (), deletes: Iterable[dict] = ()) -> None:
+    """BatchWriteItem of every put and delete (store.dynamo.batch_write), chunks on parallel threads."""
+    puts, deletes = list(puts), list(deletes)
+    if not puts and not deletes:
+        return
+    chunk = dynamo.BATCH_WRITE * 4
+    work = [(puts[i:i + chunk], []) for i in range(0, len(puts), chunk)]
+    work += [([], deletes[i:i + chunk]) for i in range(0, len(deletes), chunk)]
 
+    def one(part: tuple[list, list]) -> int:
+        return dynamo.batch_write(*part)
+    made = sum(parallel(one, work))
+    _count(requests=made, written=len(puts) + len(deletes))
+
+
+def guarded_add(key: dict, adds: dict[str, Any], sets: dict[str, Any], guard: str, seq: int) -> bool:
+    """ADD `adds` and SET `sets` on one item unless its `guard` attribute already holds `seq` or more: a lane's share
+    of a shared item, applied once however often its unit is replayed. False when the guard refused it."""
+    names, values, add_parts, set_parts = {"#g": guard}, {":seq": seq}, [], ["#g = :seq"]
+    for i, (name, value) in enumerate(adds.items()):
+        names[f"#a{i}"], values[f":a{i}"] = name, value
+        add_parts.append(f"#a{i} :a{i}")
+    for i, (name, value) in enumerate(sets.items()):
+        names[f"#s{i}"], values[f":s{i}"] = name, value
+        set_parts.append(f"#s{i} = :s{i}")
+    expression = "SET " + ", ".join(set_parts) + (" ADD " + ", ".join(add_parts) if add_parts else "")
+    _count(requests=1, written=1)
+    try:
+        aws.dynamodb().update_item(TableName=dynamo.table_name(), Key={"PK": key["PK"], "SK": key["SK"]},
+                                   UpdateExpression=expression,
+                                   ConditionExpression="attribute_not_exists(#g) OR #g < :seq",
+                                   ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def update(key: dict, **kwargs) -> bool:
+    """One conditional UpdateItem (a lane state's commit); False when its condition failed."""
+    _count(requests=1, written=1)
+    try:
+        aws.dynamodb().update_item(TableName=dynamo.table_name(), Key=key, **kwargs)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def parallel(function, items: list) -> list:
+    """function(item) for each item, on up to THREADS threads, in order."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(THREADS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+# --- figures as JSON text ---------------------------------------------------------------------------
 
 def pack(value) -> str:
     """Figures as one compact JSON string attribute rather than nested maps: smaller items, one value to
@@ -135,56 +202,3 @@ def _decimal(value):
 
 def unpack(text: str | None):
     return json.loads(text) if text else {}
-
-
-def same(stored: dict | None, item: dict | None, ignore: tuple[str, ...] = ("computed_at",)) -> bool:
-    """Whether writing `item` over `stored` would change a figure (what is ignored changes every run)."""
-    if stored is None or item is None:
-        return stored is None and item is None
-
-    def canonical(value: dict) -> str:
-        return json.dumps({k: v for k, v in dynamo.plain(value).items() if k not in ignore}, sort_keys=True,
-                          default=str)
-    return canonical(stored) == canonical(item)
-
-
-# --- the state partition ---------------------------------------------------------------------------
-
-def read_state() -> dict[str, dict]:
-    """Every state item, by sort key: one Query per run."""
-    return {item["SK"]: item for item in query(schema.ROLLUP_STATE_PK)}
-
-
-def put_states(states: dict[str, dict]) -> None:
-    write([{**schema.rollup_state_key(name), "entity": "RollupState", **values} for name, values in states.items()])
-
-
-def acquire_lease(owner: str, now: float, seconds: int) -> bool:
-    """Take the run's lease unless another run holds an unexpired one: one run at a time, so that two runs
-    never interleave their recomputations of the same buckets. A run killed by its time-out leaves a lease
-    that expires by itself."""
-    counts.requests += 1
-    try:
-        aws.dynamodb().update_item(
-            TableName=dynamo.table_name(), Key=schema.rollup_state_key("LOCK"),
-            UpdateExpression="SET #owner = :owner, lease_until = :until, entity = :entity",
-            ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-            ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": owner, ":until": int(now) + seconds, ":now": int(now),
-                                       ":entity": "RollupState"})
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
-
-
-def release_lease(owner: str) -> None:
-    try:
-        aws.dynamodb().update_item(
-            TableName=dynamo.table_name(), Key=schema.rollup_state_key("LOCK"),
-            UpdateExpression="SET lease_until = :zero", ConditionExpression="#owner = :owner",
-            ExpressionAttributeNames={"#owner": "owner"}, ExpressionAttributeValues={":zero": 0, ":owner": owner})
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise

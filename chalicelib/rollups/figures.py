@@ -1,27 +1,16 @@
-"""Pure aggregation, no I/O: raw records -> bucket figures -> window figures -> summaries (API.md §7), and
-connection events + usage records -> device hour -> organization hour (API.md §8).
+"""Pure aggregation, no I/O: raw records -> bucket figures (API.md §7) and device hours (API.md §8), and the
+arithmetic a unit does on them (adding, subtracting, comparing).
 
 App-session figures ("fig") are plain dicts, as stored: {"a": attempts, "s": successes, "rt": sum of
 response_time_ms, "ls": latest successful started_at or absent, "apps": {app_name: [attempts, successes]}};
 window figures add "days": {YYYY-MM-DD: attempts}. Categories are the records' app_category, stripped and
 lower-cased; "*" holds every category together.
 """
-from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
-from chalicelib.rollups.windows import day_of
-
 ALL = "*"
 ZERO = Decimal(0)
-# What keeps an aggregate item far below DynamoDB's 400 KB: the largest entries of a map are kept and the rest
-# summed into one OTHER entry (docs/rollups.md). An IP address, a physical id or an app name is never "other"
-# by accident: IPs and identifiers have their own formats, and an app really named so merges with it.
-OTHER = "other"
-DEVICE_IPS_CAP = 1000
-ORGANIZATION_IPS_CAP = 1000
-SUBSCRIBERS_CAP = 2000
-SUMMARY_APPS_CAP = 1000
 
 
 # --- app sessions -------------------------------------------------------------------------------
@@ -47,18 +36,6 @@ def add_session(fig: dict, session: dict) -> None:
             fig["ls"] = session["started_at"]
 
 
-def merge(into: dict, fig: dict) -> None:
-    into["a"] += int(fig["a"])
-    into["s"] += int(fig["s"])
-    into["rt"] += Decimal(fig["rt"])
-    if fig.get("ls") and fig["ls"] > into.get("ls", ""):
-        into["ls"] = fig["ls"]
-    for name, (attempts, successes) in fig["apps"].items():
-        app = into["apps"].setdefault(name, [0, 0])
-        app[0] += int(attempts)
-        app[1] += int(successes)
-
-
 def bucket_figures(sessions: Iterable[dict]) -> dict[str, dict]:
     """{category: fig} of the app sessions of one bucket."""
     out: dict[str, dict] = {}
@@ -67,193 +44,76 @@ def bucket_figures(sessions: Iterable[dict]) -> dict[str, dict]:
     return out
 
 
-def window_figures(buckets: Iterable[tuple[str, dict]], start: str, end: str) -> tuple[dict, str | None, str | None]:
-    """A device's figures over [start, end) from its buckets [(bucket start, {category: fig})]:
-    ({category and "*": fig with days}, oldest bucket start inside, earliest bucket start at or after `end`).
-
-    The last two say when the figures change without new records: the oldest bucket leaves the window, or a
-    bucket already holding records (up to 5 minutes ahead of the clock) enters it.
-    """
-    out: dict[str, dict] = {}
-    oldest = entering = None
-    for bucket, categories in buckets:
-        if bucket >= end:
-            entering = bucket if entering is None else min(entering, bucket)
-            continue
-        if bucket < start or not categories:
-            continue
-        oldest = bucket if oldest is None else min(oldest, bucket)
-        day = day_of(bucket)
-        for category, fig in categories.items():
-            for key in (category, ALL):
-                target = out.setdefault(key, {**empty(), "days": {}})
-                merge(target, fig)
-                target["days"][day] = target["days"].get(day, 0) + int(fig["a"])
-    return out, oldest, entering
+def merge(into: dict, fig: dict, sign: int = 1) -> None:
+    """into += fig (sign 1) or into -= fig (sign -1); apps and days that fall to zero are dropped. `ls` is not
+    touched: a window's latest success is the largest of its buckets' (state.py keeps them)."""
+    into["a"] = int(into["a"]) + sign * int(fig["a"])
+    into["s"] = int(into["s"]) + sign * int(fig["s"])
+    into["rt"] = Decimal(str(into["rt"])) + sign * Decimal(str(fig["rt"]))
+    for name, (attempts, successes) in fig["apps"].items():
+        app = into["apps"].setdefault(name, [0, 0])
+        app[0] += sign * int(attempts)
+        app[1] += sign * int(successes)
+        if not app[0] and not app[1]:
+            del into["apps"][name]
 
 
 def status_of(fig: dict | None) -> str:
     """API.md §7: active = a successful attempt, failed = attempts and none successful, inactive = none."""
-    if not fig or not fig["a"]:
+    if not fig or not int(fig["a"]):
         return "inactive"
-    return "active" if fig["s"] else "failed"
+    return "active" if int(fig["s"]) else "failed"
 
 
-# --- summaries ----------------------------------------------------------------------------------
-
-def _summary(devices: int, types: dict[str, int]) -> dict:
-    return {"devices": devices, "active": 0, "failed": 0, "attempts": 0, "successes": 0, "rt": ZERO,
-            "apps": {}, "app_count": 0, "days": {}, "types": types}
-
-
-def summarize(devices: list[tuple[str, dict]], window_names: Iterable[str]) -> dict[tuple[str, str, str], dict]:
-    """{(window, device type or "*", category or "*"): summary} over [(device type, {window: {category: fig}})].
-
-    A (window, type, category) other than "*" exists only where some device of that type has attempts in that
-    category; readers take a missing one as its "*" sibling with no activity (summary.py, merge_scopes).
-    """
-    types = dict(sorted(Counter(device_type for device_type, _ in devices).items()))
-    out: dict[tuple[str, str, str], dict] = {}
-    for window in window_names:
-        for device_type in (ALL, *types):
-            out[(window, device_type, ALL)] = _summary(
-                len(devices) if device_type == ALL else types[device_type],
-                types if device_type == ALL else {device_type: types[device_type]})
-        for device_type, windows in devices:
-            for category, fig in windows.get(window, {}).items():
-                for scope_type in (ALL, device_type):
-                    key = (window, scope_type, category)
-                    if key not in out:
-                        out[key] = {**_summary(out[(window, scope_type, ALL)]["devices"], {}),
-                                    "types": out[(window, scope_type, ALL)]["types"]}
-                    _add_device(out[key], fig)
-    for summary in out.values():
-        summary["app_count"] = len(summary["apps"])
-        _cap_apps(summary)
+def total(categories: dict[str, dict]) -> dict:
+    """Every category's figures together (the "*" category), days included."""
+    out = {**empty(), "days": {}}
+    for fig in categories.values():
+        merge(out, fig)
+        for day, attempts in fig.get("days", {}).items():
+            out["days"][day] = out["days"].get(day, 0) + int(attempts)
+        if fig.get("ls") and fig["ls"] > out.get("ls", ""):
+            out["ls"] = fig["ls"]
     return out
 
 
-def _add_device(summary: dict, fig: dict) -> None:
-    status = status_of(fig)
-    if status != "inactive":
-        summary[status] += 1
-    summary["attempts"] += int(fig["a"])
-    summary["successes"] += int(fig["s"])
-    summary["rt"] += Decimal(fig["rt"])
-    for name, (attempts, _) in fig["apps"].items():
-        app = summary["apps"].setdefault(name, [0, 0])
-        app[0] += int(attempts)
-        app[1] += 1
-    for day, attempts in fig["days"].items():
-        summary["days"][day] = summary["days"].get(day, 0) + int(attempts)
+# --- analytics: a device's hour ---------------------------------------------------------------------
 
-
-def _cap_apps(summary: dict) -> None:
-    if len(summary["apps"]) > SUMMARY_APPS_CAP:
-        ranked = sorted(summary["apps"].items(), key=lambda item: (-item[1][0], item[0]))
-        summary["apps"] = dict(ranked[:SUMMARY_APPS_CAP])
-
-
-def merge_scopes(parts: list[dict[tuple[str, str, str], dict]]) -> dict[tuple[str, str, str], dict]:
-    """The fleet's summaries from its organizations' (devices belong to one organization, so counts add up)."""
-    keys = {key for part in parts for key in part}
-    out = {}
-    for window, device_type, category in sorted(keys):
-        total = None
-        for part in parts:
-            summary = part.get((window, device_type, category))
-            if summary is None:
-                base = part.get((window, device_type, ALL))
-                if base is None:
-                    continue
-                summary = {**_summary(base["devices"], base["types"])}
-            if total is None:
-                total = _summary(0, {})
-            _merge_summary(total, summary)
-        if total is not None:
-            total["app_count"] = max(len(total["apps"]), total["app_count"])
-            _cap_apps(total)
-            out[(window, device_type, category)] = total
-    return out
-
-
-def _merge_summary(total: dict, summary: dict) -> None:
-    for name in ("devices", "active", "failed", "attempts", "successes"):
-        total[name] += int(summary[name])
-    total["rt"] += Decimal(summary["rt"])
-    for name, (attempts, devices) in summary["apps"].items():
-        app = total["apps"].setdefault(name, [0, 0])
-        app[0] += int(attempts)
-        app[1] += int(devices)
-    for table in ("days", "types"):
-        for key, count in summary[table].items():
-            total[table][key] = total[table].get(key, 0) + int(count)
-    # Capped organizations knew more applications than they kept: the merged count is at least theirs.
-    total["app_count"] = max(total["app_count"], int(summary["app_count"]))
-
-
-# --- analytics: device hour and organization hour --------------------------------------------------
-
-def capped(entries: dict[str, dict], cap: int) -> dict[str, dict]:
-    """At most `cap` entries: the most bytes first (ties by key), the rest summed into OTHER."""
-    if len(entries) <= cap:
-        return entries
-    ranked = sorted(((key, value) for key, value in entries.items() if key != OTHER),
-                    key=lambda item: (-item[1]["bytes"], item[0]))
-    kept = dict(ranked[:cap - 1])
-    rest = [value for _, value in ranked[cap - 1:]] + ([entries[OTHER]] if OTHER in entries else [])
-    kept[OTHER] = {"bytes": sum(value["bytes"] for value in rest),
-                   "last_seen": max(value["last_seen"] for value in rest)}
-    return kept
-
-
-def _seen(into: dict, key: str, size: int, at: str) -> None:
-    entry = into.setdefault(key, {"bytes": 0, "last_seen": at})
-    entry["bytes"] += size
-    entry["last_seen"] = max(entry["last_seen"], at)
-
-
-def device_hour(events: Iterable[dict], usage: Iterable[dict]) -> dict | None:
-    """A device's hour from its connection events and usage records; None when there are none."""
-    figures = {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "ips": {}, "last_seen": ""}
+def connection_part(events: Iterable[dict]) -> dict | None:
+    """A device hour's connection-event figures: sessions (Start events) and the latest event; None without any."""
+    part = {"sessions": 0, "seen_conn": ""}
     for event in events:
-        figures["sessions"] += event.get("event") == "Start"
-        figures["last_seen"] = max(figures["last_seen"], event["occurred_at"])
+        part["sessions"] += event.get("event") == "Start"
+        part["seen_conn"] = max(part["seen_conn"], event["occurred_at"])
+    return part if part["seen_conn"] else None
+
+
+def usage_part(usage: Iterable[dict]) -> tuple[dict | None, dict[str, list]]:
+    """A device hour's usage figures (mo_bytes, mt_bytes, protocols {protocol: bytes}, the latest record) and its
+    addresses {ip: [bytes, latest]}; (None, {}) without any record."""
+    part = {"mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "seen_use": ""}
+    ips: dict[str, list] = {}
     for record in usage:
         mo, mt = int(record["mo_bytes"]), int(record["mt_bytes"])
-        figures["mo_bytes"] += mo
-        figures["mt_bytes"] += mt
+        part["mo_bytes"] += mo
+        part["mt_bytes"] += mt
         protocol = str(record["protocol"])
-        figures["protocols"][protocol] = figures["protocols"].get(protocol, 0) + mo + mt
-        _seen(figures["ips"], str(record["destination_ip"]), mo + mt, record["occurred_at"])
-        figures["last_seen"] = max(figures["last_seen"], record["occurred_at"])
-    if not figures["last_seen"]:
-        return None
-    figures["ips"] = capped(figures["ips"], DEVICE_IPS_CAP)
-    return figures
+        part["protocols"][protocol] = part["protocols"].get(protocol, 0) + mo + mt
+        entry = ips.setdefault(str(record["destination_ip"]), [0, record["occurred_at"]])
+        entry[0] += mo + mt
+        entry[1] = max(entry[1], record["occurred_at"])
+        part["seen_use"] = max(part["seen_use"], record["occurred_at"])
+    return (part, ips) if part["seen_use"] else (None, {})
 
 
-def organization_hour(devices: Iterable[tuple[str | None, dict]]) -> dict | None:
-    """An organization's hour from its devices' hours [(physical id, device hour)]; None when there are none."""
-    figures = {"sessions": 0, "mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "ips": {}, "subscribers": {}}
-    found = False
-    for physical_id, hour in devices:
-        found = True
-        figures["sessions"] += int(hour["sessions"])
-        figures["mo_bytes"] += int(hour["mo_bytes"])
-        figures["mt_bytes"] += int(hour["mt_bytes"])
-        for protocol, size in hour["protocols"].items():
-            figures["protocols"][protocol] = figures["protocols"].get(protocol, 0) + int(size)
-        for ip, entry in hour["ips"].items():
-            _seen(figures["ips"], ip, int(entry["bytes"]), entry["last_seen"])
-        if physical_id is not None:
-            _seen(figures["subscribers"], physical_id, int(hour["mo_bytes"]) + int(hour["mt_bytes"]),
-                  hour["last_seen"])
-    if not found:
+def device_hour(connection: dict | None, usage: dict | None) -> dict | None:
+    """A device's hour from its two parts (each recomputed, or kept when no record of its kind came): sessions,
+    mo_bytes, mt_bytes, protocols, last_seen (the latest record of either kind); None when there are none."""
+    if connection is None and usage is None:
         return None
-    figures["ips"] = capped(figures["ips"], ORGANIZATION_IPS_CAP)
-    figures["subscribers"] = capped(figures["subscribers"], SUBSCRIBERS_CAP)
-    return figures
+    connection = connection or {"sessions": 0, "seen_conn": ""}
+    usage = usage or {"mo_bytes": 0, "mt_bytes": 0, "protocols": {}, "seen_use": ""}
+    return {**connection, **usage, "last_seen": max(connection["seen_conn"], usage["seen_use"])}
 
 
 def physical_id(device: dict) -> str:
@@ -263,3 +123,19 @@ def physical_id(device: dict) -> str:
         if identifiers.get(kind):
             return str(identifiers[kind])
     return str(device["serial_number"])
+
+
+# --- an instant inside its hour, as a number -----------------------------------------------------------------------
+# An IP address's day entry keeps, per lane and hour, its latest record: at 96 lanes x 24 hours, as clock.iso strings
+# (30 bytes with the name) that is ~70 KB, and every guarded ADD is billed for the whole item. Milliseconds within the
+# hour (at most 3,599,999: 5 bytes as a DynamoDB number) keep it near 25 KB.
+
+def ms_in_hour(moment: str) -> int:
+    """Milliseconds since the hour start of a clock.iso instant ("2026-11-25T16:03:12.345Z" -> 192345)."""
+    return int(moment[14:16]) * 60_000 + int(moment[17:19]) * 1000 + int(moment[20:23])
+
+
+def at_ms_in_hour(hour_start: str, ms: int) -> str:
+    """The clock.iso instant `ms` milliseconds after an hour start given as clock.iso (its inverse)."""
+    ms = int(ms)
+    return f"{hour_start[:14]}{ms // 60_000:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}Z"

@@ -1,289 +1,80 @@
-"""Run the rollups: the scheduled Lambda (every 5 minutes), POST /admin/rollups/ and make run call run().
+"""The rollups' entries: the schedule (every 2 minutes), POST /admin/rollups/, and the queue's consumer (worker.py).
 
-A run takes the lease, then does rounds until the change log is caught up or its time budget is spent.
-A round reads what changed since the watermarks, rewrites the buckets those changes name, recomputes the
-devices whose window figures changed (new records, a device created/renamed/retyped/moved/deleted, a
-bucket leaving or entering a window), re-sums the summaries of the organizations concerned and of the
-fleet, and only then advances the watermarks and records the round's time (`last_updated`).
+The schedule does little: the audit pass (device changes to their lanes) and a tick to every lane. The lanes do the
+work, in parallel, on the rollups queue. POST /admin/rollups/ does the same, then works as a consumer itself until
+every lane has brought its figures to the request's time (API.md §9).
 """
 import time
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 
 from chalicelib import clock
-from chalicelib.config import get_settings
-from chalicelib.errors import Conflict
-from chalicelib.observability import (
-    ROLLUP_CHANGES_READ,
-    ROLLUP_DURATION,
-    ROLLUP_ITEMS_WRITTEN,
-    ROLLUP_RECORDS_READ,
-    logger,
-    metrics,
-)
-from chalicelib.rollups import buckets, changes, db, summaries
+from chalicelib.observability import ROLLUP_LAG, logger, metrics
+from chalicelib.rollups import db, devices, lanes, unit, worker
 from chalicelib.store import schema
 
-ROUND_CHANGES = 20_000           # change-log entries per round (all shards): a week of a 200-device demo
-ROUND_DEVICE_CHANGES = 2000      # audit entries per round
-# A round is not cut short: a run stops starting rounds once its budget is spent, and its lease outlives the
-# Lambda's time-out by a minute, so that a run killed by it blocks the next ones for that minute only.
-LEASE_MARGIN_SECONDS = 60
-SCHEDULED_SECONDS = 300          # without a Lambda context (a direct call): as the deployment's time-out
 REQUEST_BUDGET_SECONDS = 20      # POST /admin/rollups/ answers within API Gateway's 29 s
-REQUEST_LEASE_SECONDS = 120
-WINDOWS_STATE = "WINDOWS"
-
-
-class RollupInProgress(Conflict):
-    code = "ROLLUP_IN_PROGRESS"
+RETRY_AFTER_SECONDS = 5
 
 
 @dataclass
-class OrganizationWork:
-    hours: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))   # device -> hours (§8)
-    app_hours: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))  # device -> hours (§7)
-    resync: dict[int, tuple[summaries.DeviceInfo, frozenset[int]]] = field(default_factory=dict)
-    # Devices of this organization given new buckets by another one's change-log entries, and where they were.
-    recompute: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
-    gone: set[int] = field(default_factory=set)          # deleted devices whose state is here
-    moved_away: set[int] = field(default_factory=set)    # moved to another organization this round
+class Answer:
+    body: dict
+    status: int = 200
+    headers: dict | None = None
 
 
-@dataclass
-class Round:
-    changes: int = 0
-    device_changes: int = 0
-    organizations: int = 0
-    devices_recomputed: int = 0
-    more: bool = False
+def lane_states() -> dict[int, dict]:
+    """Every lane's state (one Query), by lane."""
+    return {int(item["SK"]): item for item in db.query(schema.LANE_STATES_PK)}
 
 
-def run(budget_seconds: float = SCHEDULED_SECONDS - LEASE_MARGIN_SECONDS,
-        lease_seconds: float = SCHEDULED_SECONDS + LEASE_MARGIN_SECONDS) -> dict:
-    """Every rollup, round after round until caught up or out of time; what was done.
+def last_updated(states: dict[int, dict]) -> str | None:
+    """The time every lane's figures are at least as recent as: the smallest computed_at (None until every lane has
+    completed a tick)."""
+    times = [states.get(lane, {}).get("computed_at") for lane in range(lanes.lane_count())]
+    return None if any(t is None for t in times) else min(times)
 
-    Raises:
-        RollupInProgress: another run holds the lease.
-    """
-    started, owner = time.monotonic(), uuid.uuid4().hex
-    counts = db.reset_counts()
-    if not db.acquire_lease(owner, time.time(), int(lease_seconds)):
-        raise RollupInProgress("Another rollup run is in progress; try again when it has finished.")
-    rounds: list[Round] = []
-    try:
-        while True:
-            rounds.append(run_round(clock.now()))
-            if not rounds[-1].more or time.monotonic() - started > budget_seconds:
-                break
-    finally:
-        db.release_lease(owner)
-    duration_ms = round((time.monotonic() - started) * 1000)
-    for name, value, unit in ((ROLLUP_RECORDS_READ, counts.records_read, "Count"),
-                              (ROLLUP_CHANGES_READ, counts.changes_read, "Count"),
-                              (ROLLUP_ITEMS_WRITTEN, counts.items_written, "Count"),
-                              (ROLLUP_DURATION, duration_ms, "Milliseconds")):
-        metrics.add_metric(name=name, unit=unit, value=value)
-    report = {"rounds": len(rounds), "caught_up": not rounds[-1].more, "duration_ms": duration_ms,
-              "change_log_entries": sum(r.changes for r in rounds),
-              "device_changes": sum(r.device_changes for r in rounds),
-              "organizations_summarized": sum(r.organizations for r in rounds),
-              "devices_recomputed": sum(r.devices_recomputed for r in rounds), **counts.as_dict(),
-              "last_updated": db.read_state().get(WINDOWS_STATE, {}).get("computed_at")}
-    logger.info("rollups run", extra=report)
+
+def run_scheduled(context=None) -> dict:
+    """The schedule's entry: device changes and a tick to every lane; the lag of the slowest lane as a metric."""
+    now = clock.now()
+    changed = devices.audit_pass(now)
+    lanes.send_ticks(clock.iso(now), f"schedule-{uuid.uuid4().hex}")
+    oldest = last_updated(lane_states())
+    lag = (now - clock.parse_iso(oldest)).total_seconds() if oldest else None
+    if lag is not None:
+        metrics.add_metric(name=ROLLUP_LAG, unit="Seconds", value=lag)
+    report = {"devices_changed": changed, "lanes": lanes.lane_count(), "lag_seconds": lag}
+    logger.info("rollups scheduled", extra=report)
     return report
 
 
-def run_scheduled(context=None) -> dict | None:
-    """The schedule's entry: a run within the Lambda's remaining time, or nothing when another one is still
-    going (it will catch up)."""
-    remaining = (context.get_remaining_time_in_millis() / 1000 if hasattr(context, "get_remaining_time_in_millis")
-                 else SCHEDULED_SECONDS)
-    try:
-        return run(max(0.0, remaining - LEASE_MARGIN_SECONDS), remaining + LEASE_MARGIN_SECONDS)
-    except RollupInProgress:
-        logger.info("rollups already running; this tick is skipped")
-        return None
-
-
-def run_now(principal) -> dict:
-    """POST /admin/rollups/. Raises: Forbidden (not admin), RollupInProgress."""
+def run_now(principal) -> Answer:
+    """POST /admin/rollups/: every record acknowledged before the request in the figures it leaves; 202 with
+    Retry-After when the backlog does not fit the request's time. Raises: Forbidden (not admin)."""
     principal.require("admin")
-    return run(REQUEST_BUDGET_SECONDS, REQUEST_LEASE_SECONDS)
-
-
-def run_round(now: datetime) -> Round:
-    state = db.read_state()
-    bound = clock.iso(now - timedelta(seconds=get_settings().rollup_settle_seconds))
-    entries, positions, more_changes = changes.read_change_log(state, bound, ROUND_CHANGES)
-    device_changes, device_positions, more_devices = changes.read_device_changes(state, bound, ROUND_DEVICE_CHANGES)
-    work: dict[int, OrganizationWork] = defaultdict(OrganizationWork)
-    for entry in entries:
-        todo = work[entry.organization_id]
-        (todo.app_hours if entry.kind == "app_session" else todo.hours)[entry.device_id].add(entry.hour)
-    names: dict[int, str | None] = {}
-    if device_changes is None:   # the first run: every device once
-        fleet = changes.whole_fleet()
-        resyncs = [(int(item["id"]), item, frozenset()) for item in fleet]
-    else:
-        resyncs = [(c.device_id, c.created or db.get(schema.device_key(c.device_id)), c.organizations)
-                   for c in device_changes]
-    for device_id, item, organizations in resyncs:
-        if item is None:
-            for organization_id in organizations:
-                work[organization_id].gone.add(device_id)
-            continue
-        info = summaries.device_info(item, names)
-        work[info.organization_id].resync[device_id] = (info, organizations - {info.organization_id})
-        for organization_id in organizations - {info.organization_id}:
-            work[organization_id].moved_away.add(device_id)
-    for name, item in state.items():
-        organization_id = schema.rollup_state_organization(name)
-        if organization_id is not None and item.get("wake_at") and clock.parse_iso(item["wake_at"]) <= now:
-            work[organization_id]   # its figures change now without new records
-    result = Round(changes=len(entries), device_changes=len(resyncs), more=more_changes or more_devices)
-    per_organization: dict[int, dict] = {}
-    wakes: dict[int, str | None] = {}
-    pending = list(work)
-    changed = False
-    while pending:
-        organization_id = pending.pop(0)
-        outcome = _organization(organization_id, work, now, names, pending, first=WINDOWS_STATE not in state)
-        per_organization[organization_id], wakes[organization_id], org_changed, recomputed = outcome
-        changed |= org_changed
-        result.devices_recomputed += recomputed
-    result.organizations = len(per_organization)
-    if changed or WINDOWS_STATE not in state:
-        _fleet_summaries(per_organization, now)
-    updates = {name: {"position": position} for name, position in {**positions, **device_positions}.items()}
-    for organization_id, wake_at in wakes.items():
-        name = schema.organization_rollup_state(organization_id)
-        if name not in state or state[name].get("wake_at") != wake_at:
-            updates[name] = {"wake_at": wake_at}
-    updates[WINDOWS_STATE] = {"computed_at": clock.iso(now), "settled_before": bound}
-    db.put_states(updates)   # last: a run that dies before this reads the same changes again
-    return result
-
-
-def _organization(organization_id: int, work: dict[int, OrganizationWork], now: datetime,
-                  names: dict[int, str | None], pending: list[int], first: bool) -> tuple[dict, str | None, bool, int]:
-    """One organization's buckets, devices and summaries; (summaries, wake_at, summaries changed, devices)."""
-    todo = work[organization_id]
-    work[organization_id] = OrganizationWork(moved_away=todo.moved_away)   # done once, even if routed to again
-    states = {int(item["device_id"]): summaries.loaded(item)
-              for item in db.query(schema.summary_state_partition(organization_id))}
-    devices = _Devices(names)
-    if todo.hours:
-        _device_hours(organization_id, todo, states, devices, now, first)
-    targets = _targets(organization_id, todo, states, devices, work, pending, now, first)
-    recomputed = summaries.recompute_devices(organization_id, states, targets, now)
-    members = [state for device_id, state in states.items() if device_id not in todo.moved_away]
-    organization_summaries = summaries.organization_summaries(members)
-    changed = summaries.store_summaries(schema.summary_scope(organization_id), organization_summaries, now)
-    wakes = [state["wake_at"] for state in members if state.get("wake_at")]
-    return organization_summaries, min(wakes) if wakes else None, changed, recomputed
-
-
-class _Devices:
-    """Device items read at most once per organization, and their summary info."""
-
-    def __init__(self, names: dict[int, str | None]):
-        self.names, self.items = names, {}
-
-    def item(self, device_id: int) -> dict | None:
-        if device_id not in self.items:
-            self.items[device_id] = db.get(schema.device_key(device_id))
-        return self.items[device_id]
-
-    def info(self, item: dict) -> summaries.DeviceInfo:
-        return summaries.device_info(item, self.names)
-
-
-def _device_hours(organization_id: int, todo: OrganizationWork, states: dict[int, dict], devices: _Devices,
-                  now: datetime, first: bool) -> None:
-    """The analytics' hours (§8): the devices' touched hours, then the organization's. There are no device hours
-    to read back on the first run ever (`first`)."""
-    physical_ids = {}
-    for device_id in todo.hours:
-        if device_id in todo.resync:     # as the device is now (and no read on a first run)
-            physical_ids[device_id] = todo.resync[device_id][0].physical_id
-        elif device_id in states:
-            physical_ids[device_id] = states[device_id].get("physical_id")
-        else:
-            item = devices.item(device_id)
-            physical_ids[device_id] = devices.info(item).physical_id if item else None
-    written = buckets.rollup_device_hours(organization_id, todo.hours, physical_ids, now)
-    buckets.rollup_organization_hours(organization_id, written, now, stored=not first)
-
-
-def _targets(organization_id: int, todo: OrganizationWork, states: dict[int, dict], devices: _Devices,
-             work: dict[int, OrganizationWork], pending: list[int], now: datetime,
-             first: bool) -> dict[int, summaries.Target]:
-    """Rewrite the app-session buckets of the touched devices; the devices whose summary items to rewrite.
-
-    A device no run has seen (no state, no row) has no buckets but those this run writes (a run writes a
-    device's buckets, row and state together, and a crash between them leaves the change-log entries to redo
-    all): its windows and days are summed from what the run wrote, without reading them back. That is what
-    makes a first run over a backfill (make run's demo) quick.
-    """
-    targets: dict[int, summaries.Target] = {}
-    for device_id in todo.gone:
-        if device_id in states:
-            targets[device_id] = summaries.Target(None, [], False)
-    for device_id, (info, elsewhere) in todo.resync.items():
-        previous = [db.get(schema.summary_state_key(other, device_id)) for other in elsewhere]
-        targets[device_id] = summaries.Target(info, [summaries.loaded(state) for state in previous if state], False)
-    for device_id, hours in todo.app_hours.items():
-        # No state here nor elsewhere, and no row (which is keyed by the device alone): no run has seen it.
-        unseen = (device_id not in states and not (device_id in targets and targets[device_id].elsewhere)
-                  and (first or db.get(schema.summary_row_key(device_id)) is None))
-        fresh = buckets.rollup_app_buckets(device_id, organization_id, hours, now, stored=not unseen)
-        if device_id in todo.gone:
-            continue
-        if device_id in targets:
-            targets[device_id].recompute = True
-            targets[device_id].only = fresh if unseen else None
-        elif device_id in states and device_id not in todo.moved_away:
-            targets[device_id] = summaries.Target(summaries.info_of(states[device_id]), [], True)
-        elif (item := devices.item(device_id)) is not None:   # else deleted since: its audit entry handles it
-            info = devices.info(item)
-            if info.organization_id == organization_id:
-                targets[device_id] = summaries.Target(info, [], True, fresh if unseen else None)
-            else:         # moved: its own organization recomputes it
-                work[info.organization_id].recompute[device_id].add(organization_id)
-                if info.organization_id not in pending:
-                    pending.append(info.organization_id)
-    for device_id, seen_in in todo.recompute.items():
-        if device_id in targets:
-            targets[device_id].recompute = True
-        elif device_id in states:
-            targets[device_id] = summaries.Target(summaries.info_of(states[device_id]), [], True)
-        elif (item := devices.item(device_id)) is not None and int(item["organization_id"]) == organization_id:
-            # A move the audit trail has not told yet: its state is still where its records came from.
-            previous = [db.get(schema.summary_state_key(other, device_id)) for other in seen_in]
-            targets[device_id] = summaries.Target(devices.info(item),
-                                                  [summaries.loaded(state) for state in previous if state], True)
-    for target in targets.values():
-        for state in target.elsewhere:   # re-summed without the device once its state there is gone
-            other = int(state["organization_id"])
-            work[other].moved_away.add(int(state["device_id"]))
-            if other not in pending:
-                pending.append(other)
-    for device_id, state in states.items():
-        if device_id not in todo.moved_away and summaries.due(state, now):
-            if device_id in targets:
-                targets[device_id].recompute = True
-            else:
-                targets[device_id] = summaries.Target(summaries.info_of(state), [], True)
-    return targets
-
-
-def _fleet_summaries(computed: dict[int, dict], now: datetime) -> None:
-    """ALL's summaries: this round's organizations as computed, the others as stored."""
-    from chalicelib.organizations import db as organizations_db
-
-    parts = [computed[o.id] if o.id in computed else summaries.read_summaries(schema.summary_scope(o.id))
-             for o in organizations_db.list_all()]
-    summaries.store_summaries(summaries.ALL_SCOPE, summaries.figures.merge_scopes(parts), now)
+    started = time.monotonic()
+    deadline = started + REQUEST_BUDGET_SECONDS
+    counts_before = db.counts.as_dict()
+    now = clock.now()
+    at = clock.iso(now)
+    devices.audit_pass(now)
+    lanes.send_ticks(at, f"request-{uuid.uuid4().hex}")
+    tally, first = unit.Tally(), True
+    while True:
+        states = lane_states()
+        behind = [lane for lane in range(lanes.lane_count()) if (states.get(lane) or {}).get("computed_at", "") < at]
+        if not behind or (not first and time.monotonic() > deadline):   # each request takes one batch at least
+            break
+        first = False
+        # Join the work: lanes held by another consumer (the deployed worker, make run's) are waited for.
+        worker.consume_once(deadline, tally)
+    counts = {name: value - counts_before[name] for name, value in db.counts.as_dict().items()}
+    body = {"caught_up": not behind, "lanes": lanes.lane_count(), "lanes_behind": behind, "units": tally.units,
+            "devices": tally.devices, "duration_ms": round((time.monotonic() - started) * 1000), **counts,
+            "last_updated": last_updated(states)}
+    logger.info("rollups run on request", extra=body)
+    if behind:
+        return Answer(body, 202, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return Answer(body)

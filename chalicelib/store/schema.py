@@ -369,13 +369,10 @@ def diagnostic_counter_keys(organization_id: int | None) -> list[dict]:
     return _each_shard(lambda shard: diagnostic_counter_key(organization_id, shard), COUNTER_SHARDS)
 
 
-# --- telemetry (API.md §5, §6): raw records, de-duplication guards, the rollups' change log --------
+# --- telemetry (API.md §5, §6): raw records and their de-duplication guards ------------------------
 
 # The three record kinds and the suffix of their per-device partition.
 TELEMETRY_KINDS: dict[str, str] = {"connection_event": "CONN", "app_session": "APP", "usage": "USE"}
-# The change log is spread over this many partitions (by device id) so that no single partition
-# takes every ingest write of the fleet.
-CHANGE_LOG_SHARDS = 4
 
 
 def telemetry_partition(device_id: int, kind: str) -> str:
@@ -397,63 +394,78 @@ def event_guard_key(organization_id: int, kind: str, event_id: str) -> dict:
     return {"PK": f"EVT#{_n(organization_id)}#{TELEMETRY_KINDS[kind]}#{event_id}", "SK": "GUARD"}
 
 
-def change_log_partition(shard: int) -> str:
-    return f"CHANGES#{shard}"
-
-
-def change_log_key(device_id: int, ingested_at: str, hour: str, kind: str, nonce: str) -> dict:
-    """One entry per (device, hour of the records, kind) an ingest batch touched, in ingest order.
-
-    The rollups read each shard from their watermark on and recompute only the buckets named here.
-    """
-    shard = int(device_id) % CHANGE_LOG_SHARDS
-    return {"PK": change_log_partition(shard),
-            "SK": f"{ingested_at}#{_n(device_id)}#{hour}#{TELEMETRY_KINDS[kind]}#{nonce}"}
-
-
 # --- rollups and their aggregates (API.md §7, §8): key builders of chalicelib/rollups --------------
+# docs/rollups.md describes every item; the lane of a device (device_id % ROLLUP_LANES) is the only writer of the
+# items under its device, organization-wide items receive guarded ADDs from every lane.
 
-def device_hour_key(device_id: int, hour: str) -> dict:
-    """A device's figures for one hour (`hour` = clock.iso of its start), written by the rollups.
-
-    Attributes read by chalicelib/analytics: organization_id, device_id, hour, sessions (connection
-    Start events), mo_bytes, mt_bytes, protocols {protocol: bytes}, ips {ip: {"bytes", "last_seen"}},
-    computed_at. Only hours that hold records have an item.
-    """
-    return {"PK": f"{device_partition(device_id)}#AGG", "SK": f"H#{hour}"}
-
-
-def organization_hour_key(organization_id: int, hour: str) -> dict:
-    """An organization's figures for one hour: the device-hour attributes summed, plus
-    subscribers {physical_id: {"bytes", "last_seen"}}. Only hours that hold records have an item."""
-    return {"PK": f"AGG#ORG#{_n(organization_id)}#HOUR", "SK": hour}
+PERIOD_LEVELS = ("H", "D", "M")   # hour (clock.iso of its start), UTC day (YYYY-MM-DD), month (YYYY-MM)
+# An organization's subscriber and IP entries (of a day, with its hours inside, or of a month) are spread over this
+# many partitions per level (by a hash of the entry's key), so that no partition key takes more than 300 writes/s at
+# the targets (docs/capacity.md).
+MAP_SHARDS = 8
+MAPS = ("SUB", "IP")
 
 
-def device_hour_index_keys(organization_id: int, hour: str, device_id: int) -> dict:
-    """Index entries of a device-hour item: the devices of one organization with records in one hour (GSI1),
-    and in one UTC day, by hour (GSI2). The organization-hour item is summed from them: by the hour in steady
-    state, by the day when a backfill touches many hours of it."""
-    return {"GSI1PK": organization_hour_devices_pk(organization_id, hour), "GSI1SK": _n(device_id),
-            "GSI2PK": organization_day_devices_pk(organization_id, hour[:10]), "GSI2SK": f"{hour}#{_n(device_id)}"}
+def device_aggregates_partition(device_id: int) -> str:
+    """Every aggregate of one device: its §8 hours, days, months and IP entries, its §7 app buckets and its summary
+    row. Written by the device's lane only; removed whole by the delete cascade."""
+    return f"{device_partition(device_id)}#AGG"
 
 
-def organization_hour_devices_pk(organization_id: int, hour: str) -> str:
-    return f"AGG#ORG#{_n(organization_id)}#H#{hour}"
+def device_period_key(device_id: int, level: str, period: str, organization_id: int) -> dict:
+    """A device's §8 figures in one hour (H), day (D) or month (M), for the records of one organization."""
+    return {"PK": device_aggregates_partition(device_id), "SK": f"{level}#{period}#{_n(organization_id)}"}
 
 
-def organization_day_devices_pk(organization_id: int, day: str) -> str:
-    """`day` = YYYY-MM-DD (UTC)."""
-    return f"AGG#ORG#{_n(organization_id)}#D#{day}"
+def device_period_sort_value(level: str, period: str) -> str:
+    """The sort-key prefix of a device's items of one level and period (every organization)."""
+    return f"{level}#{period}"
+
+
+def device_ip_key(device_id: int, level: str, period: str, organization_id: int, ip: str) -> dict:
+    """A device's usage to one IP address in one hour or day, for an hour or day that has too many addresses to keep
+    them inside its own item (rollups/usage.py, INLINE_IPS)."""
+    return {"PK": device_aggregates_partition(device_id), "SK": f"I#{level}#{period}#{_n(organization_id)}#{ip}"}
+
+
+def device_ip_sort_value(level: str, period: str) -> str:
+    return f"I#{level}#{period}"
 
 
 def app_bucket_key(device_id: int, size: str, start: str) -> dict:
     """A device's app-session figures in one bucket: size "M" (5 minutes), "H" (hour) or "D" (UTC day);
-    `start` = clock.iso of the bucket start. Beside the device-hour items: one Query reads a window of them."""
-    return {"PK": f"{device_partition(device_id)}#AGG", "SK": app_bucket_sort_value(size, start)}
+    `start` = clock.iso of the bucket start. Beside the device's other aggregates: one Query reads a range of them."""
+    return {"PK": device_aggregates_partition(device_id), "SK": app_bucket_sort_value(size, start)}
 
 
 def app_bucket_sort_value(size: str, start: str) -> str:
     return f"APP#{size}#{start}"
+
+
+def organization_day_key(organization_id: int, day: str) -> dict:
+    """An organization's §8 totals of one UTC day, hour by hour: what data-usage, session-count and the per-protocol
+    path read (366 of them for a year's range)."""
+    return {"PK": organization_day_partition(organization_id), "SK": day}
+
+
+def organization_day_partition(organization_id: int) -> str:
+    return f"AGG#ORG#{_n(organization_id)}#DAY"
+
+
+def map_shard(key: str) -> int:
+    """The partition (0..MAP_SHARDS-1) of a subscriber or IP entry: a stable hash of its key."""
+    from zlib import crc32
+    return crc32(key.encode()) % MAP_SHARDS
+
+
+def map_entry_key(organization_id: int, kind: str, level: str, period: str, key: str) -> dict:
+    """One subscriber (kind SUB, key = physicalId) or IP address (kind IP) of an organization in one day (level D,
+    its hours inside) or month (M). Sorted by period then key: a range of periods is one key range of a partition."""
+    return {"PK": map_partition(organization_id, kind, level, map_shard(key)), "SK": f"{period}#{key}"}
+
+
+def map_partition(organization_id: int, kind: str, level: str, shard: int) -> str:
+    return f"AGG#ORG#{_n(organization_id)}#{kind}#{level}#{shard}"
 
 
 def _part(text: str) -> str:
@@ -471,19 +483,10 @@ def summary_scope(organization_id: int | None) -> str:
     return "ALL" if organization_id is None else f"ORG#{_n(organization_id)}"
 
 
-def summary_state_key(organization_id: int, device_id: int) -> dict:
-    """The rollups' own record of a device's window figures (what its summary rows and index entries were
-    computed from), kept in its organization's partition: one Query reads an organization's devices."""
-    return {"PK": summary_state_partition(organization_id), "SK": _n(device_id)}
-
-
-def summary_state_partition(organization_id: int) -> str:
-    return f"SUMSTATE#ORG#{_n(organization_id)}"
-
-
 def summary_row_key(device_id: int) -> dict:
-    """A device's row of the connection summary, for every window and app category (read by BatchGetItem)."""
-    return {"PK": f"{device_partition(device_id)}#AGG", "SK": "SUMROW"}
+    """A device's summary state and row of the connection summary, for every window and app category (a page reads
+    them by BatchGetItem)."""
+    return {"PK": device_aggregates_partition(device_id), "SK": "SUMROW"}
 
 
 def _index_base(scope: str, window: str) -> str:
@@ -517,32 +520,59 @@ def summary_sort_value(device_id: int) -> str:
     return _n(device_id)
 
 
-def summary_key(scope: str, window: str, device_type: str, category: str) -> dict:
-    """The summary figures of one (scope, window, device type or `*`, app category or `*`)."""
+def summary_partition(scope: str, window: str, device_type: str, category: str) -> str:
+    """The summary figures of one (scope, window, device type or `*`, app category or `*`): one item per lane, each
+    the sum of its lane's devices (a lane rewrites its own only), read together by one Query."""
     category = category if category == ALL else _part(category)
-    return {"PK": summary_partition(scope), "SK": f"{window}#T#{device_type}#C#{category}"}
+    return f"SUMMARY#{scope}#{window}#T#{device_type}#C#{category}"
 
 
-def summary_partition(scope: str) -> str:
-    return f"SUMMARY#{scope}"
+def summary_key(scope: str, window: str, device_type: str, category: str, lane: int) -> dict:
+    return {"PK": summary_partition(scope, window, device_type, category), "SK": f"{lane:04d}"}
 
 
 ROLLUP_STATE_PK = "ROLLUP#STATE"
 
 
 def rollup_state_key(name: str) -> dict:
-    """The rollups' own state, in one partition that a run reads with one Query: LOCK (the lease of the run in
-    progress), WINDOWS (the last completed run: its time and windows), CHANGES#<shard> and DEVICES (watermarks
-    in the change log and the audit trail), ORG#<org> (when that organization's summary next changes)."""
+    """The scheduled run's own state: DEVICES (its watermark in the audit trail)."""
     return {"PK": ROLLUP_STATE_PK, "SK": name}
 
 
-def change_log_watermark(shard: int) -> str:
-    return f"CHANGES#{shard}"
+LANE_STATES_PK = "ROLLUP#LANES"
 
 
-def organization_rollup_state(organization_id: int) -> str:
-    return f"ORG#{_n(organization_id)}"
+def lane_state_key(lane: int) -> dict:
+    """A lane's state: seq, computed_at, its last tick, its wake-slot watermark, an uncommitted journal. Every lane's
+    in one partition: one Query (or BatchGetItem) reads them all."""
+    return {"PK": LANE_STATES_PK, "SK": f"{lane:04d}"}
+
+
+def lane_pending_partition(lane: int) -> str:
+    """What a lane has been told since its last unit (records, device changes, purges); never expires."""
+    return f"ROLLUP#LANE#{lane:04d}#PENDING"
+
+
+def lane_journal_key(lane: int, seq: int, page: int) -> dict:
+    return {"PK": f"ROLLUP#LANE#{lane:04d}#JOURNAL", "SK": f"{seq:012d}#{page:04d}"}
+
+
+def lane_journal_partition(lane: int) -> str:
+    return lane_journal_key(lane, 0, 0)["PK"]
+
+
+def lane_journal_prefix(seq: int) -> str:
+    return f"{seq:012d}#"
+
+
+def wake_partition(lane: int) -> str:
+    """A lane's devices whose summary figures change by themselves at a given time (sorted by it): a tick reads those
+    due up to its time with one Query."""
+    return f"ROLLUP#LANE#{lane:04d}#WAKE"
+
+
+def wake_key(lane: int, at: str, device_id: int) -> dict:
+    return {"PK": wake_partition(lane), "SK": f"{at}#{_n(device_id)}"}
 
 
 def rollup_state_organization(name: str) -> int | None:
@@ -774,37 +804,40 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "1 BatchGetItem per 100 distinct identifiers + 1 per 100 devices"),
     AccessPattern("Store telemetry records", "ConnectionEvent, AppSession, UsageRecord", "table",
                   "PK=DEV#<id>#CONN|APP|USE SK=<at>#<event_id>", "1 BatchWriteItem per 25 records"),
-    AccessPattern("Append to the change log", "ChangeLog", "table",
-                  "PK=CHANGES#<device % 4> SK=<ingested_at>#<device>#<hour>#<KIND>#<nonce>",
-                  "1 BatchWriteItem per 25 (device, hour, kind) buckets of a batch"),
-    AccessPattern("Rollup watermark and change log", "RollupState, ChangeLog", "table",
-                  "PK=ROLLUP#STATE (every state item); PK=CHANGES#<shard> SK between <watermark> and "
-                  "<now - settle>", "1 Query + 1 Query per shard and round (up to 4,000 entries a round)"),
-    AccessPattern("Rollup lease (one run at a time)", "RollupState", "table",
-                  "PK=ROLLUP#STATE SK=LOCK if lease_until < now", "2 UpdateItem per run"),
-    AccessPattern("Devices changed since the last rollup", "AuditEntry", "GSI2",
-                  "GSI2PK=AUDIT#<0..3> GSI2SK between <watermark> and <now - settle>",
-                  "1 Query per shard and round (+1 GetItem per create/rename/retype/move/delete)"),
-    AccessPattern("Raw records of the hours a change names", "ConnectionEvent, AppSession, UsageRecord", "table",
+    AccessPattern("Rollup lane state", "LaneState", "table",
+                  "PK=ROLLUP#LANES SK=<lane> (Query: every lane)",
+                  "1 GetItem + 2 UpdateItem per unit (commit, done); summary: in its 1 BatchGetItem"),
+    AccessPattern("A lane's pending log", "PendingWork", "table", "PK=ROLLUP#LANE#<lane>#PENDING",
+                  "1 PutItem per queue batch of the lane; 1 Query per unit, deleted in its journal"),
+    AccessPattern("A unit's journal", "Journal", "table", "PK=ROLLUP#LANE#<lane>#JOURNAL SK begins_with <seq>#",
+                  "1 BatchWriteItem per 25 pages of 90 KB; read back (1 Query) only after a crash"),
+    AccessPattern("Devices due at a tick", "WakeEntry", "table", "PK=ROLLUP#LANE#<lane>#WAKE SK<=<T>#~",
+                  "1 Query per unit (up to 1,500 devices)"),
+    AccessPattern("Devices changed since the last rollup", "AuditEntry, Device", "GSI2",
+                  "GSI2PK=AUDIT#<0..3> GSI2SK between <watermark> and <now - settle> (first runs: "
+                  "GSI2PK=DEVICES#<0..3> GSI2SK > <cursor>)",
+                  "1 Query per shard and 1 MB per scheduled run; first runs 100,000 devices a run"),
+    AccessPattern("Raw records of the hours a unit touches", "ConnectionEvent, AppSession, UsageRecord", "table",
                   "PK=DEV#<id>#CONN|APP|USE SK between <first hour> and <end of last hour>",
-                  "1 Query per device, kind and run of touched hours less than 6 h apart (2 days apart when "
-                  "there are more than 3 runs)"),
-    AccessPattern("Devices of an organization in an hour", "DeviceHour", "GSI1",
-                  "GSI1PK=AGG#ORG#<org>#H#<hour>", "1 Query per touched organization-hour (fewer than 3 that day)"),
-    AccessPattern("Devices of an organization in a day, by hour", "DeviceHour", "GSI2",
-                  "GSI2PK=AGG#ORG#<org>#D#<day>", "1 Query per organization-day with 3 or more touched hours"),
-    AccessPattern("Rewrite aggregates", "DeviceHour, OrganizationHour, AppBucket, SummaryState, SummaryRow, "
-                  "SummaryIndex, Summary", "table", "Put/Delete by key", "1 BatchWriteItem per 25 changed items"),
+                  "1 Query per device, kind and run of touched hours less than 6 h apart"),
+    AccessPattern("A unit's device-level reads", "DeviceHour, DeviceDay, DeviceMonth, DeviceIp, AppBucket, "
+                  "SummaryRow, Device", "table", "PK=DEV#<id>#AGG SK=<key>; PK=DEV#<id> SK=DEV",
+                  "1 BatchGetItem per 100 keys (+1 Query per hour or day with its addresses spilled)"),
+    AccessPattern("Write a unit's journal", "DeviceHour, DeviceDay, DeviceMonth, DeviceIp, AppBucket, SummaryRow, "
+                  "SummaryIndex, SubscriberEntry, WakeEntry, PendingWork", "table", "Put/Delete by key",
+                  "1 BatchWriteItem per 25 changed items"),
+    AccessPattern("Add a lane's share to an organization item", "OrganizationDay, IpEntry",
+                  "table", "UpdateItem ADD ... SET g<lane> = :seq if g<lane> < :seq",
+                  "1 UpdateItem per item a unit changes"),
     AccessPattern("A device's app-session buckets", "AppBucket", "table",
-                  "PK=DEV#<id>#AGG SK between APP#M|H|D#<start> and APP#M|H|D#<end>",
-                  "1 Query per run of touched days (their hours); 3 per recomputed device (5-minute, hour, day)"),
-    AccessPattern("An organization's device states", "SummaryState", "table", "PK=SUMSTATE#ORG#<org>",
-                  "1 Query per 1 MB, per organization with changes in the round (every device of it)"),
-    AccessPattern("Summary items of a scope", "Summary", "table", "PK=SUMMARY#ORG#<org> | PK=SUMMARY#ALL",
-                  "1 Query per scope with changes in the round"),
-    AccessPattern("Connection summary figures", "RollupState, Summary", "table",
-                  "PK=ROLLUP#STATE SK=WINDOWS; PK=SUMMARY#<scope> SK=<window>#T#<type or *>#C#<category or *>",
-                  "2 GetItem (+1 for a category the scope never saw)"),
+                  "PK=DEV#<id>#AGG SK between APP#H#<day> and APP#H#<next day>",
+                  "1 Query per touched device-day (its day bucket is summed from its hours)"),
+    AccessPattern("A lane's summary items", "Summary", "table",
+                  "PK=SUMMARY#<scope>#<window>#T#<type or *>#C#<category or *> SK=<lane>",
+                  "1 BatchGetItem per 100 items a unit changes, rewritten in its journal"),
+    AccessPattern("Connection summary figures", "LaneState, Summary", "table",
+                  "PK=ROLLUP#LANES (every lane); PK=SUMMARY#<scope>#<window>#T#<type or *>#C#<category or *> (every "
+                  "lane's)", "3 Query (lanes; the category's; its `*` sibling's)"),
     AccessPattern("Connection summary page", "SummaryIndex", "table",
                   "PK=SIDX#<scope>#<window> SK>cursor", "1 Query"),
     AccessPattern("Connection summary page by device type", "SummaryIndex", "GSI1",
@@ -819,12 +852,17 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "1 Query per 100 entries read: (limit + 1) / share of the scope with that status in it"),
     AccessPattern("Connection summary rows of a page", "SummaryRow", "table", "PK=DEV#<id>#AGG SK=SUMROW",
                   "1 BatchGetItem per 100 rows"),
-    AccessPattern("Analytics of an organization over an hour range", "OrganizationHour", "table",
-                  "PK=AGG#ORG#<org>#HOUR SK between <first hour> and <last hour>",
-                  "1 Query per 1 MB (platform token: 1 Query of organizations + that per organization)"),
-    AccessPattern("Analytics of a subscriber over an hour range", "DeviceHour", "table",
-                  "PK=DEV#<id>#AGG SK between H#<first hour> and H#<last hour>",
-                  "1 GetItem identifier guard + 1 GetItem device + 1 Query per 1 MB"),
+    AccessPattern("Analytics totals of an organization over a range", "OrganizationDay", "table",
+                  "PK=AGG#ORG#<org>#DAY SK between <first day> and <last day>",
+                  "1 Query per 1 MB: 366 days in 1 or 2 (platform token: 1 Query of organizations + that per "
+                  "organization)"),
+    AccessPattern("Analytics map of an organization over a range", "SubscriberEntry, IpEntry", "table",
+                  "PK=AGG#ORG#<org>#SUB|IP#<D|M>#<shard> SK between <first period># and <last period>#~",
+                  "1 Query per shard (8) and run of days or months (at most 5 runs), in parallel"),
+    AccessPattern("Analytics of a subscriber over a range", "DeviceDay, DeviceHour, DeviceIp", "table",
+                  "PK=DEV#<id>#AGG SK between D#<first day> and D#<last day>~ (by IP: H# items of the hours at the "
+                  "ends, D# items of the rest)", "1 GetItem identifier guard + 1 GetItem device + 1 Query per 1 MB "
+                  "(by IP: at most 5; + 1 per hour or day with its addresses spilled)"),
 )
 
 

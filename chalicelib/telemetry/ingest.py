@@ -4,9 +4,11 @@ A batch is written in three steps, in this order, so that a crash at any point l
 cannot repair:
 1. the raw records (BatchWriteItem). Their keys are deterministic (device, kind, time, event id): writing
    one again writes the same item, so even two concurrent deliveries of a batch cannot double a figure;
-2. the change log, one entry per (device, hour, kind) bucket touched: the rollups read it as "this bucket's
-   raw records are readable now", so it follows the records it announces;
+2. one message per rollup lane the batch touches, naming its (device, hour, kind) buckets (rollups/lanes.py):
+   the lane recomputes those buckets from the raw records, so the message follows the records it announces,
+   and it is sent before the answer, so a rollup asked for after the answer finds it (API.md §9);
 3. the de-duplication guards. Until they exist a redelivery is treated as new, and redoes 1 and 2 harmlessly.
+Two write units a record (a raw item and its guard, each under 1 KB): the announcement costs no table write.
 """
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from chalicelib.observability import (
     TELEMETRY_RECORDS_REJECTED,
     metrics,
 )
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 from chalicelib.telemetry import db
 from chalicelib.telemetry.models import DeviceIdentifier, IngestRequest, TelemetryRecord, problems, validate_record
@@ -71,16 +74,19 @@ def ingest(principal: Principal, kind: str, body: IngestRequest) -> dict:
 
 
 def write(kind: str, records: list[tuple[TelemetryRecord, dict]]) -> None:
-    """Raw records, then their change-log entries, then their guards (see the module docstring for why)."""
+    """Raw records, then their announcement to the rollups, then their guards (see the module docstring for why).
+
+    Raises:
+        ServiceUnavailable: DynamoDB or SQS refused after retries (nothing acknowledged; a retry is safe).
+    """
     raw, guards, buckets = items_of(kind, records)
     db.put_all(raw)
-    # Stamped once the records are written: the rollups take entries older than their settle lag as readable.
-    db.put_all(db.change_log_items(buckets, clock.now()))
+    lanes.announce_records(buckets)
     db.put_all(guards)
 
 
 def items_of(kind: str, records: list[tuple[TelemetryRecord, dict]]) -> tuple[list[dict], list[dict], set[tuple]]:
-    """(raw items, guard items, change-log buckets (organization, device, hour, kind)) of (record, device) pairs."""
+    """(raw items, guard items, buckets (organization, device, hour, kind)) of (record, device) pairs."""
     ingested_at = clock.iso(clock.now())
     raw, guards, buckets = [], [], set()
     for record, device in records:

@@ -10,7 +10,7 @@ from chalice import Response
 from chalicelib import clock
 from chalicelib.api.idempotency import answer_repeats
 from chalicelib.api.respond import respond
-from chalicelib.telemetry import history
+from chalicelib.telemetry import db, history
 from chalicelib.telemetry.models import HistoryQuery, HistoryRequest
 from chalicelib.tokens.models import Principal
 
@@ -24,8 +24,8 @@ def _pairs(mapping: dict | None, first: dict | None = None) -> list[dict]:
 
 def _event(item: dict) -> tuple[str, list[dict], list[dict]]:
     # The seed lists the event type among the attributes ("Event": "Start").
-    return (item["occurred_at"], _pairs(item.get("attributes"), {"key": "Event", "value": item["event"]}),
-            _pairs(item.get("extended_attributes")))
+    attributes, extended = db.attributes_of(item)
+    return (item["occurred_at"], _pairs(attributes, {"key": "Event", "value": item["event"]}), _pairs(extended))
 
 
 def list_connections(request, principal: Principal, body: HistoryRequest) -> Response:

@@ -8,6 +8,8 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.analytics.support import (
+    BY_IP,
+    BY_SUBSCRIBER,
     COMPANY_PATHS,
     DATA_USAGE,
     SESSIONS,
@@ -22,6 +24,7 @@ from tests.analytics.support import (
 
 H = timedelta(hours=1)
 MS = timedelta(milliseconds=1)
+MAP_PATHS = (BY_SUBSCRIBER, BY_IP)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,22 @@ def test_a_range_of_366_days_is_allowed_and_one_second_more_is_400(api, refused,
 
 def test_unknown_query_parameters_are_400_naming_them_on_every_path(api, refused, world):
     _bad(api, refused, world, window("2016-12-16T10:00:00Z", "2016-12-16T11:00:00Z", start_date="x"), "start_date")
-    _bad(api, refused, world, window("2016-12-16T10:00:00Z", "2016-12-16T11:00:00Z", limit="5"), "limit")
+    query = window("2016-12-16T10:00:00Z", "2016-12-16T11:00:00Z", limit="5")
+    for path in _paths(world):
+        answer = api.get(path + query, token=world["token"])
+        if path.startswith(MAP_PATHS):   # the map paths take limit and offset (API.md §8)
+            assert answer.status_code == 200 and answer.json_body["count"] == 0, answer.body
+        else:
+            assert "limit" in {d["field"] for d in refused(answer, 400, "INVALID_QUERY")["details"]}, path
+
+
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "-1"}, {"limit": "ten"}, {"offset": "-1"},
+                                    {"offset": "²"}, {"limit": "1", "offset": "x"}])
+def test_a_bad_limit_or_offset_on_a_map_path_is_400_naming_it(api, refused, world, params):
+    for path in (BY_SUBSCRIBER, BY_IP, f"{BY_IP}/{world['device'].physical_id}"):
+        error = refused(api.get(path + window("2016-12-16T10:00:00Z", "2016-12-16T11:00:00Z", **params),
+                                token=world["token"]), 400, "INVALID_QUERY")
+        assert {d["field"] for d in error["details"]} <= set(params), error
 
 
 def test_physical_id_in_the_query_is_served_on_subscriber_paths_when_it_is_the_paths(api, refused, world):

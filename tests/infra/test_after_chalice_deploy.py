@@ -13,7 +13,7 @@ from infra.functions import lambda_functions
 
 AGENT = "fleetline-prod-operations_agent_handler"
 QUEUES = {"operations_agent_handler": "fleetline-prod-operations.fifo",
-          "bulk_operations_worker": "fleetline-prod-bulk.fifo"}
+          "bulk_operations_worker": "fleetline-prod-bulk.fifo", "aggregate_telemetry": "fleetline-prod-rollups.fifo"}
 
 
 def _deployed_consumers() -> list[str]:
@@ -40,8 +40,10 @@ def test_the_agent_mapping_reports_partial_batch_failures_after_the_step_and_a_r
 
     assert sorted(enable_partial_batch_responses("prod", app)) == sorted(mappings)
 
-    [stored] = aws.client("lambda").list_event_source_mappings(FunctionName=AGENT)["EventSourceMappings"]
-    assert stored["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    for function in (f for f in lambda_functions(app) if f.kind == "queue"):
+        [stored] = aws.client("lambda").list_event_source_mappings(
+            FunctionName=function.deployed_name("prod"))["EventSourceMappings"]
+        assert stored["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert enable_partial_batch_responses("prod", app) == []
 
 

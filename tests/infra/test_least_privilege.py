@@ -19,6 +19,7 @@ from chalicelib import aws, clock, signing
 from chalicelib.bulk import queue as bulk_queue
 from chalicelib.config import get_settings
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from infra.functions import lambda_functions
 from infra.policy import policy
 from local.workers import sqs_event
@@ -205,11 +206,24 @@ def test_every_handler_runs_within_its_own_policy(api, client, recorder, monkeyp
     with recorder.running("api_handler"):
         assert api.delete(f"/inventory_device/{device['id']}/").status_code == 204
 
+    # The rollups' worker: the schedule's ticks and the delete's purge wait in its queue.
+    with recorder.running("aggregate_telemetry"):
+        sqs = aws.client("sqs")
+        arn = sqs.get_queue_attributes(QueueUrl=lanes.queue_url(), AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"]
+        received = sqs.receive_message(QueueUrl=lanes.queue_url(), MaxNumberOfMessages=10,
+                                       AttributeNames=["All"])["Messages"]
+    rollups_mapping_requests = recorder.requests.pop("aggregate_telemetry")
+    with recorder.running("aggregate_telemetry"):
+        answer = client.lambda_.invoke("aggregate_telemetry", sqs_event(received, arn)).payload
+    assert answer == {"batchItemFailures": []}
+
+    mappings = {"operations_agent_handler": mapping_requests, "bulk_operations_worker": bulk_mapping_requests,
+                "aggregate_telemetry": rollups_mapping_requests}
     for name, function in functions.items():
         requests = recorder.requests.get(name, [])
         assert requests or function.kind == "schedule", f"{name} was not exercised"
-        mapped = {"operations_agent_handler": mapping_requests, "bulk_operations_worker": bulk_mapping_requests}
-        assert_covered(function, requests + mapped.get(name, []))
+        assert_covered(function, requests + mappings.get(name, []))
     # What AWS's event source mapping does with the agent's role, which no test can record.
     mapping = policy("dev", functions["operations_agent_handler"])["Statement"]
     queue_actions = next(s["Action"] for s in mapping if s["Sid"] == "OperationsQueue")
@@ -249,3 +263,11 @@ def test_only_the_api_the_sweep_and_bulk_rounds_send_to_the_queue_and_only_queue
                                                                     "bulk_operations_worker"))
         assert ("sqs:DeleteMessage" in actions) == (function.name == "operations_agent_handler")
         assert ("sqs:DeleteMessage" in bulk_actions) == (function.name == "bulk_operations_worker")
+
+
+def test_the_rollups_queue_is_fed_by_the_api_and_the_schedule_and_consumed_by_its_worker_and_the_api():
+    for function in lambda_functions(app):
+        actions = {a for s in policy("dev", function)["Statement"] if s["Sid"] == "RollupsQueue" for a in s["Action"]}
+        assert ("sqs:SendMessage" in actions) == (function.name in ("api_handler", "roll_up_telemetry",
+                                                                     "aggregate_telemetry"))
+        assert ("sqs:DeleteMessage" in actions) == (function.name in ("api_handler", "aggregate_telemetry"))

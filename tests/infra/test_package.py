@@ -82,12 +82,15 @@ def test_the_queue_redrives_to_its_dead_letter_queue_and_the_agent_reports_parti
     resources = template["Resources"]
     redrive = resources["OperationsQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]}
-    queues = {"operations_agent_handler": "OPERATIONS_QUEUE_NAME", "bulk_operations_worker": "BULK_QUEUE_NAME"}
+    queues = {"operations_agent_handler": "OPERATIONS_QUEUE_NAME", "bulk_operations_worker": "BULK_QUEUE_NAME",
+              "aggregate_telemetry": "ROLLUP_QUEUE_NAME"}
     for consumer in (f for f in lambda_functions(app) if f.kind == "queue"):
         [event] = resources[consumer.logical_id]["Properties"]["Events"].values()
         assert event["Type"] == "SQS"
         assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert event["Properties"]["Queue"]["Fn::Sub"].endswith(":" + stage_variables(STAGE)[queues[consumer.name]])
+    rollups = resources["RollupsQueue"]["Properties"]["RedrivePolicy"]
+    assert rollups["deadLetterTargetArn"] == {"Fn::GetAtt": ["RollupsDeadLetterQueue", "Arn"]}
 
 
 def test_every_schedule_of_app_py_is_in_the_stack(template):

@@ -6,6 +6,7 @@ import pytest
 
 from app import app
 from chalicelib.operations import queue
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 from infra.build_template import AGENT, CONSUMERS, merge_template
 from infra.functions import Function, lambda_functions
@@ -33,7 +34,7 @@ def test_merge_template_declares_the_fifo_queue_with_its_dead_letter_redrive():
     assert resources["OperationsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
-def test_the_agent_event_source_reports_partial_batch_failures():
+def test_each_queue_consumer_reports_partial_batch_failures():
     # Chalice names the function's logical id after the handler, in CamelCase.
     consumers = {f.logical_id for f in lambda_functions(app) if f.kind == "queue"}
     assert consumers == set(CONSUMERS) and AGENT in consumers
@@ -42,6 +43,19 @@ def test_the_agent_event_source_reports_partial_batch_failures():
         source = function["Properties"]["Events"][f"{consumer}SqsEventSource"]["Properties"]
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert queue_resource in function["DependsOn"]
+
+
+
+def test_merge_template_declares_the_rollups_fifo_queue_with_its_dead_letter_redrive():
+    resources = merge_template("prod", app)["Resources"]
+    properties = resources["RollupsQueue"]["Properties"]
+    assert properties["QueueName"] == stage_variables("prod")["ROLLUP_QUEUE_NAME"]
+    assert properties["FifoQueue"] is True and properties["VisibilityTimeout"] == lanes.VISIBILITY_TIMEOUT_SECONDS
+    assert properties["RedrivePolicy"]["maxReceiveCount"] == lanes.MAX_RECEIVES
+    # High-throughput mode: SQS's send and receive limits apply per lane, not per queue (capacity.md).
+    assert properties["FifoThroughputLimit"] == "perMessageGroupId"
+    assert properties["DeduplicationScope"] == "messageGroup"
+    assert resources["RollupsDeadLetterQueue"]["Properties"]["QueueName"].endswith("-dlq.fifo")
 
 
 def test_merge_template_declares_the_bulk_queue_and_the_operations_queue_in_high_throughput_mode():
@@ -57,7 +71,8 @@ def test_merge_template_declares_the_bulk_queue_and_the_operations_queue_in_high
 def test_the_function_list_follows_app_py():
     functions = lambda_functions(app)
     assert functions[0] == Function("api_handler", "api")
-    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "bulk_operations_worker"}
+    assert {f.name for f in functions if f.kind == "queue"} == {"operations_agent_handler", "bulk_operations_worker",
+                                                                "aggregate_telemetry"}
     schedules = {source.name for source in app.event_sources if type(source).__name__ == "ScheduledEventConfig"}
     assert {f.name for f in functions if f.kind == "schedule"} == schedules
     assert "sweep_overdue_operations" in schedules

@@ -18,7 +18,7 @@ ENDPOINTS = {"connection_event": "/telemetry/connection_events/", "app_session":
              "usage": "/telemetry/usage/"}
 # Not on any bucket boundary, so that windows and buckets are exercised where they fall.
 START = datetime(2026, 3, 10, 12, 31, 20, 250000, tzinfo=UTC)
-SETTLE = timedelta(seconds=61)   # the default settle lag is 60 s: a run sees what was ingested before it
+SETTLE = timedelta(seconds=61)   # the audit trail's settle lag is 60 s: a run sees the device changes before it
 
 _ids = itertools.count(1)
 
@@ -96,9 +96,14 @@ class Fleet:
         {"app_session": self.sessions, "connection_event": self.events, "usage": self.usage}[kind].extend(records)
 
     def roll_up(self) -> dict:
-        """A run once the settle lag has passed since the last ingestion; its report."""
+        """POST /admin/rollups/ once the audit trail's settle lag has passed since the last device change, repeated
+        while it answers 202 (more work than one request's time, API.md §9); the last report."""
         self.clock.advance(seconds=SETTLE.total_seconds())
-        response = self.api.post(ROLLUPS)
+        for _ in range(10):
+            response = self.api.post(ROLLUPS)
+            if response.status_code != 202:
+                break
+            assert response.headers["Retry-After"] and response.json_body["caught_up"] is False
         assert response.status_code == 200, response.body
         self.last_report = response.json_body
         return response.json_body

@@ -1,5 +1,6 @@
 """Shared by the telemetry tests: record builders, a small fleet, and read-backs of the table."""
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from boto3.dynamodb.conditions import Key
 
 from chalicelib import aws, clock
 from chalicelib.config import get_settings
+from chalicelib.rollups import lanes
 from chalicelib.store import schema
 from tests.factories import Api, imei
 
@@ -120,9 +122,13 @@ def raw_items(device_id: int, kind: str) -> list[dict]:
     return partition(schema.telemetry_partition(device_id, kind))
 
 
-def change_log() -> list[dict]:
-    return [item for shard in range(schema.CHANGE_LOG_SHARDS)
-            for item in partition(schema.change_log_partition(shard))]
+def announced() -> list[tuple[int, list]]:
+    """Every message waiting in the rollups' queue, as (lane, body), taken off the queue."""
+    sqs, url, out = aws.client("sqs"), lanes.queue_url(), []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600,
+                                          AttributeNames=["All"]).get("Messages", []):
+        out += [(lanes.lane_of_group(m["Attributes"]["MessageGroupId"]), json.loads(m["Body"])) for m in messages]
+    return out
 
 
 def _query(condition) -> list[dict]:

@@ -6,14 +6,14 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.config import get_settings
-from chalicelib.store import schema
+from chalicelib.rollups import lanes
 from tests.telemetry.support import (
     BUILDERS,
     CONNECTION_EVENTS,
     ENDPOINTS,
     ago,
+    announced,
     app_session,
-    change_log,
     connection_event,
     iso,
     make_fleet,
@@ -178,29 +178,42 @@ def test_event_ids_are_scoped_per_kind_and_organization(fleet):
     assert other.accepted("usage", [usage_record(other.device["id"], at, event_id="same")])["accepted"] == 1
 
 
-def test_the_change_log_has_one_entry_per_device_hour_and_kind_of_the_batch(fleet):
+def test_a_batch_tells_each_rollup_lane_its_device_hours_and_kinds_before_it_answers(fleet):
     base = clock.now().replace(minute=30, second=0, microsecond=0) - timedelta(hours=3)
     one, two = fleet.device["id"], fleet.other_device["id"]
     batch = [usage_record(one, base), usage_record(one, base + timedelta(minutes=10)),
              usage_record(one, base + timedelta(hours=1)), usage_record(two, base)]
-    started = clock.now()
     fleet.accepted("usage", batch)
-    entries = change_log()
     hour = clock.iso(base.replace(minute=0))
     next_hour = clock.iso(base.replace(minute=0) + timedelta(hours=1))
-    assert sorted((e["device_id"], e["hour"]) for e in entries) == [(one, hour), (one, next_hour), (two, hour)]
-    for entry in entries:
-        assert set(entry) == {"PK", "SK", "entity", "device_id", "organization_id", "hour", "kind", "ingested_at",
-                              "expires_at"}
-        assert entry["PK"] == schema.change_log_partition(entry["device_id"] % schema.CHANGE_LOG_SHARDS)
-        assert (entry["kind"], entry["organization_id"]) == ("usage", fleet.organization)
-        ingested = clock.parse_iso(entry["ingested_at"])
-        assert started <= ingested <= clock.now()
-        assert entry["expires_at"] == _epoch(ingested + timedelta(days=7))
-        # Not written before the records it announces.
-        assert all(item["ingested_at"] <= entry["ingested_at"] for item in raw_items(entry["device_id"], "usage"))
+    messages = announced()
+    entries = sorted(tuple(entry) for _, body in messages for entry in body["entries"])
+    assert entries == sorted([(one, fleet.organization, hour, "usage"), (one, fleet.organization, next_hour, "usage"),
+                              (two, fleet.organization, hour, "usage")])
+    # One message per lane, in the lane of its devices.
+    assert sorted(lane for lane, _ in messages) == sorted({lanes.lane_of(one), lanes.lane_of(two)})
+    assert all(lanes.lane_of(entry[0]) == lane for lane, body in messages for entry in body["entries"])
     fleet.accepted("usage", batch)
-    assert len(change_log()) == 3   # a redelivery touches no bucket
+    assert announced() == []   # a redelivery touches no bucket
+
+
+def test_a_batch_the_rollups_queue_refuses_is_503_and_a_retry_is_accepted_whole(fleet, refused, monkeypatch):
+    from chalicelib import aws
+
+    def refuse(**_):
+        from botocore.exceptions import ClientError
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessageBatch")
+    sqs = aws.client("sqs")
+    sqs.meta.events.register("before-call.sqs.SendMessageBatch", refuse)
+    batch = [usage_record(fleet.device["id"], ago(minutes=2))]
+    try:
+        error = refused(fleet.ingest("usage", batch), 503, "SERVICE_UNAVAILABLE")
+    finally:
+        sqs.meta.events.unregister("before-call.sqs.SendMessageBatch", refuse)
+    assert error["message"]
+    # No guard was written: the same batch sent again is new, and announced this time.
+    assert fleet.accepted("usage", batch) == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert [entry[0] for _, body in announced() for entry in body["entries"]] == [fleet.device["id"]]
 
 
 def test_an_idempotency_key_replays_the_first_answer(fleet):
@@ -228,3 +241,34 @@ def test_a_thousand_rejections_with_huge_field_names_still_fit_the_answer_and_it
     assert all(len(rejection["error"]) <= 200 for rejection in first.json_body["rejected"])
     again = fleet.ingest("usage", [record] * 1000, headers={"Idempotency-Key": "huge"})
     assert again.status_code == 202 and again.json_body == first.json_body
+
+
+RADIUS = {  # the accounting attributes of a cellular session, as a packet gateway sends them (the seed has 42)
+    **{f"Acct-{name}": value for name, value in (("Status-Type", "2"), ("Delay-Time", "0"),
+                                                   ("Input-Octets", "123456789"), ("Output-Octets", "987654321"),
+                                                   ("Session-Id", "JRadius-967b493fa333"), ("Authentic", "1"),
+                                                   ("Session-Time", "3600"), ("Input-Packets", "12345"),
+                                                   ("Output-Packets", "23456"), ("Terminate-Cause", "1"),
+                                                   ("Multi-Session-Id", "ms-967b493fa333"), ("Link-Count", "1"))},
+    **{f"3GPP-{name}": value for name, value in (("IMSI", "310150123456789"), ("Charging-ID", "12345678"),
+                                                   ("GGSN-Address", "192.0.2.1"), ("IMSI-MCC-MNC", "310150"),
+                                                   ("SGSN-Address", "192.0.2.2"), ("NSAPI", "5"), ("RAT-Type", "6"),
+                                                   ("User-Location-Info", "0x8213f1000a1b2c3d"))},
+    **{f"Vendor-Attribute-{n:02d}": f"value-{n:02d}-0123456789" for n in range(22)},
+}
+
+
+def test_a_connection_event_past_one_write_unit_keeps_its_attributes_compressed_and_answers_them_all(fleet):
+    from chalicelib.telemetry import db
+
+    at = ago(minutes=3)
+    record = connection_event(fleet.device["id"], at, attributes=RADIUS, extended_attributes={"Apn": "iot"})
+    assert len(RADIUS) == 42 and fleet.accepted("connection_event", [record])["accepted"] == 1
+    [item] = raw_items(fleet.device["id"], "connection_event")
+    assert "attributes" not in item and db.item_bytes(item) <= 1024   # one write unit, not two
+    assert db.attributes_of(item) == (RADIUS, {"Apn": "iot"})
+    body = fleet.history(fleet.device["id"], at, at).json_body
+    [event] = body["connection_history"]
+    assert event["connection_event_attributes"][0] == {"key": "Event", "value": "Start"}
+    assert {pair["key"]: pair["value"] for pair in event["connection_event_attributes"][1:]} == RADIUS
+    assert event["extended_attributes"] == [{"key": "Apn", "value": "iot"}]
