@@ -120,6 +120,9 @@ class Issue(BaseModel):
     code: IssueCode
 
 
+SERVER_SET = Field(default=None, json_schema_extra={"readOnly": True}, description="Set by the server; ignored.")
+
+
 class DiagnosticCreate(BaseModel):
     """POST /inventory_device_diags/: the entry itself (the seed's `data` is the JSON body)."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -137,11 +140,11 @@ class DiagnosticCreate(BaseModel):
     priority: Priority | None = None
     # Set by the server: a POST may carry them (an entry read back, the seed's health-check example), and
     # they are ignored.
-    id: Any = None
-    device_name: Any = None
-    device_serial: Any = None
-    created_at: Any = None
-    updated_at: Any = None
+    id: Any = SERVER_SET
+    device_name: Any = SERVER_SET
+    device_serial: Any = SERVER_SET
+    created_at: Any = SERVER_SET
+    updated_at: Any = SERVER_SET
 
 
 class DiagnosticListQuery(PageQuery):

@@ -42,7 +42,7 @@ def _n(number: int) -> str:
 # A partition key takes about 1,000 writes/s, and ours is 300 at target: a key that every device write of
 # the fleet (or of its largest organization) writes is spread over shards. Index entries of one device stay
 # in one shard (by its id), so a list reads each shard from the same cursor and merges them in order.
-DEVICE_INDEX_SHARDS = 4     # DEVICES, ORG#<org>#DEVICES, PENDING
+DEVICE_INDEX_SHARDS = 8     # DEVICES, ORG#<org>#DEVICES, PENDING (capacity.md: 388/s a key at 4)
 AUDIT_SHARDS = 4            # AUDIT#ORG#<org>, AUDIT (fleet)
 COUNTER_SHARDS = 16         # COUNT#<scope>, COUNT#DIAGS#<scope>: one shard per writer, read in one BatchGetItem
 DUE_SHARDS = 4              # the health checks' due-time index
@@ -689,13 +689,13 @@ class AccessPattern:
 ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
     AccessPattern("Get device", "Device", "table", "PK=DEV#<id> SK=DEV", "1 GetItem"),
     AccessPattern("List an organization's devices by id", "Device", "GSI1",
-                  "GSI1PK=ORG#<org>#DEVICES#<0..3> GSI1SK>cursor", "1 Query per shard, in parallel, merged by id "
+                  "GSI1PK=ORG#<org>#DEVICES#<0..7> GSI1SK>cursor", "1 Query per shard, in parallel, merged by id "
                   "(+1 BatchGetItem count)"),
     AccessPattern("List all devices by id (platform token)", "Device", "GSI2",
-                  "GSI2PK=DEVICES#<0..3> GSI2SK>cursor", "1 Query per shard, in parallel, merged by id "
+                  "GSI2PK=DEVICES#<0..7> GSI2SK>cursor", "1 Query per shard, in parallel, merged by id "
                   "(+1 BatchGetItem count)"),
     AccessPattern("List devices with pending operations", "Device", "GSI3",
-                  "GSI3PK=PENDING#<0..3> GSI3SK>cursor (sparse)", "1 Query per shard per page, in parallel "
+                  "GSI3PK=PENDING#<0..7> GSI3SK>cursor (sparse)", "1 Query per shard per page, in parallel "
                   "(+ Select=COUNT per shard)"),
     AccessPattern("Count devices for a filter scope", "Counter", "table",
                   "PK=COUNT#<scope>#<00..15> SK=COUNT", "1 BatchGetItem of the 16 shards, summed"),
@@ -815,7 +815,7 @@ ACCESS_PATTERNS: tuple[AccessPattern, ...] = (
                   "1 Query per unit (up to 1,500 devices)"),
     AccessPattern("Devices changed since the last rollup", "AuditEntry, Device", "GSI2",
                   "GSI2PK=AUDIT#<0..3> GSI2SK between <watermark> and <now - settle> (first runs: "
-                  "GSI2PK=DEVICES#<0..3> GSI2SK > <cursor>)",
+                  "GSI2PK=DEVICES#<0..7> GSI2SK > <cursor>)",
                   "1 Query per shard and 1 MB per scheduled run; first runs 100,000 devices a run"),
     AccessPattern("Raw records of the hours a unit touches", "ConnectionEvent, AppSession, UsageRecord", "table",
                   "PK=DEV#<id>#CONN|APP|USE SK between <first hour> and <end of last hour>",

@@ -80,7 +80,8 @@ def _recent(value: Any) -> datetime:
 RecordTime = Annotated[datetime, PlainValidator(_recent)]
 """When a record happened: ISO 8601 with an offset, not over 5 minutes ahead nor over 90 days old."""
 
-QueryTime = Annotated[datetime, PlainValidator(lambda value: _utc(value, naive_is_utc=True))]
+QueryTime = Annotated[datetime, PlainValidator(lambda value: _utc(value, naive_is_utc=True),
+                                                json_schema_input_type=datetime)]
 """A history bound: ISO 8601, any offset; without one, UTC (as the device list's `last_status_change_from`)."""
 
 
@@ -126,7 +127,8 @@ class DeviceIdentifier(BaseModel):
     """A device named by its serial number (kind "serial") or one of its identifiers (API.md §2)."""
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Annotated[str, PlainValidator(_lookup_kind)]
+    kind: Annotated[str, PlainValidator(_lookup_kind, json_schema_input_type=str),
+                    Field(description=f"One of {', '.join(LOOKUP_KINDS)} (any case).")]
     id: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 

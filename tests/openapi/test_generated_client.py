@@ -97,7 +97,7 @@ def test_generated_client_creates_a_device_ingests_each_record_kind_and_reads_it
         assert isinstance(answer, models.IngestResult)
         assert (answer.accepted, answer.duplicates, answer.rejected) == (1, 0, [])
     history = api["get_connection_history"].sync(
-        device.id, client=client, earliest=clock.iso(at - timedelta(minutes=1)), latest=clock.iso(clock.now()))
+        device.id, client=client, earliest=at - timedelta(minutes=1), latest=clock.now())
     assert isinstance(history, models.DeviceConnectionHistory) and history.is_complete
     [read] = history.connection_history
     assert read.occurred_at == at
