@@ -133,39 +133,32 @@ def stateful_resources(names: dict) -> dict:
     (encrypted by SQS: a message names an operation or a record, never a secret), the keys and the signing
     secret."""
     table = security.encrypted_table(schema.table_definition(names["TABLE_NAME"]))
-    queue_name = names["OPERATIONS_QUEUE_NAME"]
     return {
         "Table": {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
                   "Properties": {**table,
                                  "TimeToLiveSpecification": {"AttributeName": schema.TTL_ATTRIBUTE, "Enabled": True},
                                  "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}}},
-        "OperationsDeadLetterQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": queue.dead_letter_queue_name(queue_name), "SqsManagedSseEnabled": True,
-            **_cfn(queue.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
-        "OperationsQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": queue_name, "SqsManagedSseEnabled": True,
-            **_cfn({k: v for k, v in queue.queue_attributes("").items() if k != "RedrivePolicy"}),
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["OperationsDeadLetterQueue", "Arn"]},
-                              "maxReceiveCount": queue.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
-        "BulkDeadLetterQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": bulk_queue.dead_letter_queue_name(names["BULK_QUEUE_NAME"]), "SqsManagedSseEnabled": True,
-            **_cfn(bulk_queue.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
-        "BulkQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": names["BULK_QUEUE_NAME"], "SqsManagedSseEnabled": True,
-            **_cfn({k: v for k, v in bulk_queue.queue_attributes("").items() if k != "RedrivePolicy"}),
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["BulkDeadLetterQueue", "Arn"]},
-                              "maxReceiveCount": bulk_queue.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        **_fifo_queue("Operations", names["OPERATIONS_QUEUE_NAME"], queue),
+        **_fifo_queue("Bulk", names["BULK_QUEUE_NAME"], bulk_queue),
         # The rollups' lanes (chalicelib/rollups/lanes.py): what waits here is also in the table's pending logs or
         # is a tick the schedule sends again, so the queues go with the stack.
-        "RollupsDeadLetterQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": lanes.dead_letter_queue_name(names["ROLLUP_QUEUE_NAME"]), "SqsManagedSseEnabled": True,
-            **_cfn(lanes.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
-        "RollupsQueue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
-            "QueueName": names["ROLLUP_QUEUE_NAME"], "SqsManagedSseEnabled": True,
-            **_cfn({k: v for k, v in lanes.queue_attributes("").items() if k != "RedrivePolicy"}),
-            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["RollupsDeadLetterQueue", "Arn"]},
-                              "maxReceiveCount": lanes.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        **_fifo_queue("Rollups", names["ROLLUP_QUEUE_NAME"], lanes),
         **security.key_resources(names),
+    }
+
+
+def _fifo_queue(prefix: str, name: str, declared) -> dict:
+    """<prefix>Queue and <prefix>DeadLetterQueue as `declared` (the module that sends to it) creates them locally."""
+    dead_letter = f"{prefix}DeadLetterQueue"
+    attributes = {k: v for k, v in declared.queue_attributes("").items() if k != "RedrivePolicy"}
+    return {
+        dead_letter: skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": declared.dead_letter_queue_name(name), "SqsManagedSseEnabled": True,
+            **_cfn(declared.dead_letter_attributes())}}, CKV_AWS_27=SQS_MANAGED_KEYS),
+        f"{prefix}Queue": skip({"Type": "AWS::SQS::Queue", **TRANSIENT, "Properties": {
+            "QueueName": name, "SqsManagedSseEnabled": True, **_cfn(attributes),
+            "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dead_letter, "Arn"]},
+                              "maxReceiveCount": declared.MAX_RECEIVES}}}, CKV_AWS_27=SQS_MANAGED_KEYS),
     }
 
 

@@ -129,8 +129,8 @@ def report(summary: dict, command: str, seconds: float) -> str:
         *(f"| {name} | {phase['status']}{' (' + phase['skip_reason'] + ')' if phase.get('skip_reason') else ''} |"
           for name, phase in summary["phases"].items()),
         "",
-        "The examples phase has nothing to send: the description carries no examples.",
-        "",
+        *(["The examples phase has nothing to send: the description carries no examples.", ""]
+          if summary["phases"].get("examples", {}).get("status") == "skip" else []),
     ]
     if failures:
         lines += ["| Failure | Count | Operations |", "| --- | --- | --- |",
