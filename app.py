@@ -16,6 +16,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from chalicelib import (
     analytics,
+    api,
     audit,
     bulk,
     device_types,
@@ -305,19 +306,19 @@ def ingest_usage_records(body):
     return _ingest("usage", body)
 
 
-# Parsed by the view (telemetry.models.parse_history_request): every problem of this body is a 400 (its query).
+# Parsed by the view (api.connection_history.parse_history_request): every problem of this body is a 400 (its query).
 @route("POST", "/devices/connections/actions/list", "devices:read", "A device's connection history, by identifier",
        "telemetry", body="telemetry.models.HistoryRequest", answers={200: "ConnectionHistory"}, errors=(404,),
        description="Every problem of the body is a 400 (its query).")
 def list_device_connections():
     req = app.current_request
-    return telemetry.views.list_connections(req, principal(), telemetry.models.parse_history_request(req))
+    return api.connection_history.list_connections(req, principal(), api.connection_history.parse_history_request(req))
 
 
 @route("GET", DEVICE + "/connection_history", "devices:read", "A device's connection history", "telemetry",
        query="telemetry.models.HistoryQuery", answers={200: "DeviceConnectionHistory"})
 def get_connection_history(device_id, query):
-    return telemetry.views.connection_history(app.current_request, principal(), device_id, query)
+    return api.connection_history.connection_history(app.current_request, principal(), device_id, query)
 
 
 # --- connection summary, analytics and their rollups (API.md §7, §8) ---------------------------------

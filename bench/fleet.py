@@ -3,6 +3,7 @@ import functools
 import itertools
 import json
 import re
+import zlib
 from unittest.mock import patch
 
 from chalicelib import aws
@@ -69,7 +70,8 @@ class BulkWriter:
 
 
 class Fleet:
-    """Devices spread over organizations (org i % 4), types (i % 3) and status (Up on odd i)."""
+    """Devices spread over organizations (org i % 4), types (i % 3) and status (Up for half of them, by a hash of i:
+    not by its parity, which would put every Up device in the odd shards of the device index, id % 8)."""
 
     def __init__(self):
         self.platform = tokens.create_token(None, TokenCreate(
@@ -94,8 +96,8 @@ class Fleet:
     def body(self, **overrides) -> dict:
         n = next(self._numbers)
         return {"name": f"bench-{n}", "serial_number": f"BENCH{n:07d}", "type": self.types[n % DEVICE_TYPES],
-                "organization_id": self.organizations[n % ORGANIZATIONS], "status": "Up" if n % 2 else "Down",
-                **overrides}
+                "organization_id": self.organizations[n % ORGANIZATIONS],
+                "status": "Up" if zlib.crc32(b"%d" % n) % 2 else "Down", **overrides}
 
     @property
     def size(self) -> int:

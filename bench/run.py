@@ -133,12 +133,12 @@ def main() -> None:
     cold = coldstart.measure()
     print(f"cold start measured in {time.perf_counter() - start:.0f} s", flush=True)
     rounds, seeding, cold_token, deep, remote = measure_api()
-    text = report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, remote,
-                         time.perf_counter() - start)
+    sections = []
     for name in SECTIONS:
         print(f"measuring {name}", flush=True)
-        text += "\n" + import_module(name).measure()
-    text += "\n" + from_outside()
+        sections.append(import_module(name).measure())
+    text = "\n".join([report.render(cold, rounds, seeding, cold_token, deep, DEEP_PAGE, CALLS, remote,
+                                     time.perf_counter() - start), *sections, from_outside()])
     OUTPUT.write_text(text)
     print(text)
     print(f"written to {OUTPUT.relative_to(ROOT)}")

@@ -47,20 +47,12 @@ class NotFound(FleetlineError):
     status, code = 404, "NOT_FOUND"
 
 
-class MethodNotAllowed(FleetlineError):
-    status, code = 405, "METHOD_NOT_ALLOWED"
-
-
 class Conflict(FleetlineError):
     status, code = 409, "CONFLICT"
 
 
 class PreconditionFailed(FleetlineError):
     status, code = 412, "PRECONDITION_FAILED"
-
-
-class UnsupportedMediaType(FleetlineError):
-    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
 
 
 class ValidationFailed(FleetlineError):

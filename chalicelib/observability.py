@@ -30,6 +30,7 @@ ROLLUP_DURATION = "RollupDuration"
 # Seconds the rollups' figures are behind the newest settled change, published by every run (a Maximum over 5 min
 # above 20 min, or no data at all, raises infra/alarms.py's rollup-lag alarm).
 ROLLUP_LAG = "RollupLagSeconds"
+OPERATIONS_REQUESTED = "OperationsRequested"
 OPERATIONS_SEND_DEFERRED = "OperationsSendDeferred"
 OPERATIONS_RESENT = "OperationsResent"
 OPERATIONS_HANDED_BACK = "OperationsHandedBack"

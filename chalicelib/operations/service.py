@@ -7,7 +7,7 @@ from chalicelib.devices.lookup import get_visible
 from chalicelib.errors import BadRequest, Conflict, NotFound, ValidationFailed, field_problem
 from chalicelib.firmware import db as firmware_db
 from chalicelib.firmware.service import require_compatible
-from chalicelib.observability import OPERATIONS_SEND_DEFERRED, metrics
+from chalicelib.observability import OPERATIONS_REQUESTED, OPERATIONS_SEND_DEFERRED, metrics
 from chalicelib.operations import db, dispatch, queue
 from chalicelib.operations.models import QUEUE_ORDER, UNFINISHED
 from chalicelib.store.dynamo import plain
@@ -127,7 +127,7 @@ def enqueue(device_id: int, operation_ids: list[int]) -> None:
         return
     if refused := queue.send_operations([(device_id, operation_id) for operation_id in operation_ids]):
         metrics.add_metric(name=OPERATIONS_SEND_DEFERRED, unit="Count", value=len(refused))
-    metrics.add_metric(name="OperationsRequested", unit="Count", value=len(operation_ids))
+    metrics.add_metric(name=OPERATIONS_REQUESTED, unit="Count", value=len(operation_ids))
 
 
 def list_operations(principal: Principal, device_id: int, limit: int, offset: int,

@@ -225,10 +225,6 @@ def operation_sort_prefix() -> str:
     return "OP#"
 
 
-def operation_sort_value(operation_id: int) -> str:
-    return f"OP#{_n(operation_id)}"
-
-
 # Every operation writes its OPEN_OPS entry three times (created, dispatched, finished) and its outbox entry
 # twice: spread by device over this many partitions each (docs/capacity.md), read one Query per shard.
 OPERATION_SHARDS = 16

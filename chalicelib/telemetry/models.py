@@ -26,9 +26,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from chalicelib import clock
-from chalicelib.api.parsing import parse_body
 from chalicelib.devices.models import LOOKUP_KINDS
-from chalicelib.errors import BadRequest, ValidationFailed, field_problem
+from chalicelib.errors import BadRequest, field_problem
 from chalicelib.ids import whole
 from chalicelib.paging import MAX_LIMIT
 
@@ -278,13 +277,3 @@ class HistoryQuery(Window):
 
     def page_size(self) -> int:
         return min(self.limit or HISTORY_PAGE, HISTORY_PAGE)  # above the maximum is clamped (API.md §1)
-
-
-def parse_history_request(request) -> HistoryRequest:
-    """The POST body as a HistoryRequest. Its body is its query: every problem is a 400 INVALID_QUERY naming the
-    field (API.md §6 asks 400 for a missing bound and an unknown kind), a body that is not JSON 400 INVALID_JSON."""
-    try:
-        return parse_body(request, HistoryRequest)
-    except ValidationFailed as failed:
-        raise BadRequest(failed.message.replace("request body", "query"), code="INVALID_QUERY",
-                         details=failed.details) from None
