@@ -9,7 +9,6 @@ def forget() -> None:
     from chalicelib.device_types import db as device_types_db
     from chalicelib.operations import queue
     from chalicelib.organizations import db as organizations_db
-    from chalicelib.rollups import lanes
     from chalicelib.store import dynamo
     from chalicelib.tokens import service as token_service
 
@@ -18,7 +17,6 @@ def forget() -> None:
     dynamo.forget_sequences()
     token_service.forget_cached_tokens()
     queue.forget_queue_urls()
-    lanes.forget_queue_urls()
     drivers.reset_driver()
     device_types_db.forget_cached()
     organizations_db.forget_known()

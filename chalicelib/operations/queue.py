@@ -24,19 +24,22 @@ def dead_letter_queue_name(queue_name: str) -> str:
     return queue_name.removesuffix(".fifo") + "-dlq.fifo"
 
 
+# High-throughput FIFO: deduplication and the throughput limit per message group (a device here, a lane for the
+# rollups), not per queue, so many groups are not capped at the queue's 300 (3,000 batched) messages/s.
+HIGH_THROUGHPUT = {"DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+
+
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
-    # High-throughput FIFO: deduplication and the throughput limit per message group (device), not per queue,
-    # so rollouts over many devices are not capped at the queue's 300 (3,000 batched) messages/s.
-    return fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS) | {
-        "DeduplicationScope": "messageGroup", "FifoThroughputLimit": "perMessageGroupId"}
+    return fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS) | HIGH_THROUGHPUT
 
 
-def fifo_attributes(dead_letter_arn: str, visibility_timeout: int) -> dict[str, str]:
-    """A FIFO queue with explicit deduplication ids and its dead-letter queue after MAX_RECEIVES (the bulk queue's
-    declaration uses it too)."""
+def fifo_attributes(dead_letter_arn: str, visibility_timeout: int, max_receives: int = MAX_RECEIVES,
+                    retention_seconds: int = RETENTION_SECONDS) -> dict[str, str]:
+    """A FIFO queue with explicit deduplication ids and its dead-letter queue after `max_receives` (the bulk and
+    rollups queues' declarations use it too)."""
     return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "VisibilityTimeout": str(visibility_timeout),
-            "MessageRetentionPeriod": str(RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
+            "MessageRetentionPeriod": str(retention_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receives})}
 
 
 def dead_letter_attributes() -> dict[str, str]:

@@ -9,7 +9,6 @@ So a tick's units never hold up what ingest tells the lane, and a tick still fol
 """
 import json
 import uuid
-from functools import lru_cache
 from typing import Annotated, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +17,7 @@ from pydantic import BaseModel, Field
 from chalicelib import aws
 from chalicelib.config import get_settings
 from chalicelib.errors import ServiceUnavailable
+from chalicelib.operations import queue as operations_queue
 
 # A tick's unit may run for most of the worker's 300 s; SQS must not hand the lane to a second consumer meanwhile.
 VISIBILITY_TIMEOUT_SECONDS = 1800
@@ -27,33 +27,17 @@ MESSAGE_ENTRIES = 2000             # per message: ~40 bytes each, far below SQS'
 KINDS = ("connection_event", "app_session", "usage")
 
 
-def dead_letter_queue_name(queue_name: str) -> str:
-    return queue_name.removesuffix(".fifo") + "-dlq.fifo"
+dead_letter_queue_name = operations_queue.dead_letter_queue_name
+dead_letter_attributes = operations_queue.dead_letter_attributes
 
 
 def queue_attributes(dead_letter_arn: str) -> dict[str, str]:
-    # High-throughput mode: SQS's limits apply per message group (a lane), not to the whole queue (capacity.md).
-    return {"FifoQueue": "true", "ContentBasedDeduplication": "false", "DeduplicationScope": "messageGroup",
-            "FifoThroughputLimit": "perMessageGroupId",
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS), "MessageRetentionPeriod": str(RETENTION_SECONDS),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVES})}
-
-
-def dead_letter_attributes() -> dict[str, str]:
-    return {"FifoQueue": "true", "MessageRetentionPeriod": str(RETENTION_SECONDS)}
-
-
-@lru_cache(maxsize=4)
-def _queue_url(name: str) -> str:
-    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+    return operations_queue.fifo_attributes(dead_letter_arn, VISIBILITY_TIMEOUT_SECONDS, MAX_RECEIVES,
+                                            RETENTION_SECONDS) | operations_queue.HIGH_THROUGHPUT
 
 
 def queue_url() -> str:
-    return _queue_url(get_settings().rollup_queue_name)
-
-
-def forget_queue_urls() -> None:
-    _queue_url.cache_clear()
+    return operations_queue.url_of(get_settings().rollup_queue_name)
 
 
 def lane_count() -> int:
